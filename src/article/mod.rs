@@ -1,0 +1,157 @@
+//! The article as it arrives ([`Article`]) and as it leaves ([`Enriched`]). These are the only
+//! types with serde derives for the wire format; `wiredesk schema` prints their JSON Schemas, and
+//! downstream teams rely on the output shape, so changes here are schema changes (bump
+//! [`SCHEMA_VERSION`] for anything that is not purely additive).
+
+pub mod normalize;
+pub mod parse;
+
+use chrono::{DateTime, FixedOffset};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::dedupe::DedupeResult;
+use crate::stage::entities::Entity;
+use crate::stage::tags::Tag;
+
+/// Version tag carried by every output record and in the `wiredesk-schema` header.
+pub const SCHEMA_VERSION: &str = "wiredesk.enriched.v1";
+
+/// A raw article after validation. Built only by [`parse::parse`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Article {
+    /// Article id. Aliases: `id`, `article_id`, `guid`, `uid`. When absent, derived from the content
+    /// (see [`parse::derive_id`]).
+    pub id: String,
+    /// Set by the parser when `id` was derived; not part of the input format.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub id_derived: bool,
+    /// Headline. Aliases: `title`, `headline`.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Body, plain text or HTML. Aliases: `body`, `content`, `text`, `article_body`, `html`.
+    pub body: String,
+    /// Canonical URL. Aliases: `url`, `link`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Publishing outlet. Aliases: `source`, `outlet`, `publisher`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Publication time, RFC 3339 (a bare `YYYY-MM-DD` is read as midnight UTC).
+    /// Aliases: `published_at`, `published`, `pub_date`, `date`.
+    #[serde(default)]
+    pub published_at: Option<DateTime<FixedOffset>>,
+    /// Language tag such as `en`. Aliases: `language`, `lang`.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Author line. Aliases: `byline`, `author`, `authors` (a list of strings is joined with ", ").
+    #[serde(default)]
+    pub byline: Option<String>,
+    /// Every other field of the input object, passed through untouched.
+    #[serde(default, flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Where a record came from: a Kafka message or a line of a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Provenance {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// Kafka message timestamp, milliseconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
+    /// Input file for `wiredesk enrich` (`-` for stdin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line number within `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// When wiredesk processed the record (RFC 3339, UTC).
+    pub processed_at: String,
+    /// wiredesk version that produced the record.
+    pub wiredesk_version: String,
+}
+
+/// The output record: one per accepted article, keyed by `id` on the output topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Enriched {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: String,
+    pub id: String,
+    /// True when the input had no id and `id` was derived from the content.
+    pub id_derived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<FixedOffset>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byline: Option<String>,
+    /// Normalized text: the headline, a blank line (`"\n\n"`), then the body's paragraphs separated
+    /// by blank lines. Entity spans index into this string in Unicode scalar values (chars).
+    /// Omitted when `output.include_text = false` (spans then refer to the text wiredesk analysed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// Length of the headline at the start of `text`, in chars (0 when there is no headline).
+    pub title_chars: usize,
+    /// Length of `text` in chars.
+    pub text_chars: usize,
+    /// Named entities (entities stage).
+    pub entities: Vec<Entity>,
+    /// Subject tags (tags stage).
+    pub tags: Vec<Tag>,
+    /// Wire-story dedupe decision; null when dedupe is disabled.
+    pub dedupe: Option<DedupeResult>,
+    /// Input fields wiredesk does not know, passed through untouched.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+    pub provenance: Provenance,
+}
+
+impl Enriched {
+    /// Start an output record from a parsed article; the stages fill in the rest.
+    pub fn from_article(article: Article, text: String, title_chars: usize, provenance: Provenance) -> Self {
+        let text_chars = text.chars().count();
+        Enriched {
+            schema: SCHEMA_VERSION.to_owned(),
+            id: article.id,
+            id_derived: article.id_derived,
+            title: article.title,
+            url: article.url,
+            source: article.source,
+            published_at: article.published_at,
+            language: article.language,
+            byline: article.byline,
+            text,
+            title_chars,
+            text_chars,
+            entities: Vec::new(),
+            tags: Vec::new(),
+            dedupe: None,
+            extra: article.extra,
+            provenance,
+        }
+    }
+
+    /// Event time for windowing: `published_at`, else the Kafka timestamp, else processing time.
+    pub fn event_time_ms(&self) -> i64 {
+        if let Some(t) = self.published_at {
+            return t.timestamp_millis();
+        }
+        if let Some(t) = self.provenance.timestamp_ms {
+            return t;
+        }
+        chrono::Utc::now().timestamp_millis()
+    }
+}

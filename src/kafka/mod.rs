@@ -1,0 +1,194 @@
+//! Kafka at the edge: client configuration from [`Settings`], the client context (rebalances,
+//! statistics, errors), the consume loop ([`source`]), the producer ([`sink`]) and dead-letter
+//! records ([`dead_letter`]).
+
+pub mod dead_letter;
+pub mod sink;
+pub mod source;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use secrecy::ExposeSecret;
+
+use crate::http::Health;
+use crate::metrics::Metrics;
+use crate::settings::{KafkaSettings, Settings};
+
+/// Properties shared by consumer and producer: brokers, identity, security, statistics.
+fn common_config(k: &KafkaSettings) -> anyhow::Result<ClientConfig> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &k.brokers)
+        .set("client.id", &k.client_id)
+        .set("security.protocol", k.security_protocol.to_ascii_lowercase())
+        .set("statistics.interval.ms", k.statistics_interval_ms.to_string());
+    if let Some(mechanism) = &k.sasl_mechanism {
+        config.set("sasl.mechanism", mechanism);
+    }
+    if let Some(user) = &k.sasl_username {
+        config.set("sasl.username", user);
+    }
+    if let Some(password) = k.resolved_sasl_password()? {
+        config.set("sasl.password", password.expose_secret());
+    }
+    for (key, path) in [
+        ("ssl.ca.location", &k.ssl_ca_location),
+        ("ssl.certificate.location", &k.ssl_certificate_location),
+        ("ssl.key.location", &k.ssl_key_location),
+    ] {
+        if let Some(path) = path {
+            config.set(key, path.display().to_string());
+        }
+    }
+    if let Some(password) = &k.ssl_key_password {
+        config.set("ssl.key.password", password.expose_secret());
+    }
+    config.set("ssl.endpoint.identification.algorithm", if k.ssl_endpoint_identification { "https" } else { "none" });
+    Ok(config)
+}
+
+/// At-least-once consumer: offsets are stored by the worker only after the output for a message
+/// (and every earlier message of its partition) is acknowledged; librdkafka commits stored offsets
+/// periodically, on rebalance and on close.
+pub fn consumer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
+    let mut config = common_config(&s.kafka)?;
+    config
+        .set("group.id", &s.kafka.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", &s.kafka.auto_offset_reset)
+        .set("session.timeout.ms", s.kafka.session_timeout_ms.to_string());
+    for (key, value) in &s.kafka.consumer {
+        config.set(key, value);
+    }
+    Ok(config)
+}
+
+/// Idempotent producer with `acks=all`: no duplicates from producer retries, no reordering within
+/// a partition, nothing acknowledged before all in-sync replicas have it.
+pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
+    let mut config = common_config(&s.kafka)?;
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", &s.kafka.compression)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", s.delivery.message_timeout_ms.to_string());
+    for (key, value) in &s.kafka.producer {
+        config.set(key, value);
+    }
+    Ok(config)
+}
+
+/// Client context shared by consumer and producer: turns librdkafka callbacks into logs, metrics
+/// and health.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub metrics: Metrics,
+    pub health: Arc<Health>,
+    pub side: &'static str,
+}
+
+impl ClientContext for WorkerContext {
+    fn stats(&self, stats: Statistics) {
+        if stats.brokers.values().any(|b| b.state == "UP") {
+            self.health.broker_seen();
+            self.metrics.up.with_label_values(&["kafka"]).set(1.0);
+        } else {
+            self.metrics.up.with_label_values(&["kafka"]).set(0.0);
+        }
+        if self.side == "producer" {
+            self.metrics.producer_queue.set(stats.msg_cnt as i64);
+            return;
+        }
+        for (name, topic) in &stats.topics {
+            for (id, partition) in &topic.partitions {
+                // Partition -1 is librdkafka's internal "unassigned" bucket; not-desired partitions
+                // are no longer ours.
+                if *id < 0 || !partition.desired {
+                    continue;
+                }
+                let labels = [name.as_str(), &id.to_string()];
+                if partition.consumer_lag >= 0 {
+                    self.metrics.consumer_lag.with_label_values(&labels).set(partition.consumer_lag);
+                }
+                if partition.committed_offset >= 0 {
+                    self.metrics.committed_offset.with_label_values(&labels).set(partition.committed_offset);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.metrics.kafka_errors.with_label_values(&[self.side]).inc();
+        tracing::warn!(message = "Kafka client error.", side = self.side, %error, reason);
+    }
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(list) => {
+                self.metrics.rebalances.with_label_values(&["revoke"]).inc();
+                // librdkafka commits the stored offsets of revoked partitions itself (auto commit
+                // is on); anything still in flight for them is redelivered to the new owner.
+                tracing::info!(message = "Partitions revoked.", partitions = %describe(list));
+                self.health.assigned.store(0, Ordering::Relaxed);
+                self.metrics.assigned_partitions.set(0);
+                clear_partition_gauges(&self.metrics, list);
+            }
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(error) => {
+                self.metrics.rebalances.with_label_values(&["error"]).inc();
+                tracing::warn!(message = "Rebalance failed.", %error);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            self.metrics.rebalances.with_label_values(&["assign"]).inc();
+            self.health.assigned.store(list.count(), Ordering::Relaxed);
+            self.health.joined.store(true, Ordering::Relaxed);
+            self.metrics.assigned_partitions.set(list.count() as i64);
+            tracing::info!(message = "Partitions assigned.", partitions = %describe(list));
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => tracing::debug!(message = "Offsets committed.", offsets = %describe(offsets)),
+            // NoOffset: nothing new was stored since the last commit; not a failure.
+            Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => {
+                self.metrics.commit_failures.inc();
+                tracing::warn!(message = "Offset commit failed.", %error);
+            }
+        }
+    }
+}
+
+fn clear_partition_gauges(metrics: &Metrics, list: &TopicPartitionList) {
+    for element in list.elements() {
+        let labels = [element.topic(), &element.partition().to_string()];
+        let _ = metrics.consumer_lag.remove_label_values(&labels);
+        let _ = metrics.committed_offset.remove_label_values(&labels);
+    }
+}
+
+fn describe(list: &TopicPartitionList) -> String {
+    list.elements()
+        .iter()
+        .map(|e| format!("{}/{}", e.topic(), e.partition()))
+        .collect::<Vec<_>>()
+        .join(",")
+}

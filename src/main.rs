@@ -1,0 +1,98 @@
+//! The `wiredesk` binary: parse the command line, load settings, hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wiredesk::settings::Settings;
+
+#[derive(Parser)]
+#[command(name = "wiredesk", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("WIREDESK_GIT_REVISION"), ")"), about = "Streaming news enrichment: entities, tags and wire-story dedupe for Kafka.")]
+struct Cli {
+    /// Configuration file (TOML). Also `WIREDESK_CONFIG`. Environment variables
+    /// `WIREDESK__SECTION__KEY` override it.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Kafka worker until SIGTERM/SIGINT.
+    Run,
+    /// Enrich JSON-lines files (or stdin) to stdout, without Kafka.
+    Enrich {
+        /// Input files, one JSON article per line; `-` or none for stdin.
+        files: Vec<PathBuf>,
+        /// Write rejected lines here as JSON lines instead of to stderr.
+        #[arg(long)]
+        dead_letter: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Load, validate and print the effective configuration (secrets redacted).
+    CheckConfig,
+    /// Print the JSON Schemas of the input article and the output record.
+    Schema {
+        /// Which schema: input, output or both.
+        #[arg(value_parser = ["input", "output", "both"], default_value = "both")]
+        which: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("wiredesk: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Schema { which } => {
+            let schema = match which.as_str() {
+                "input" => wiredesk::schema::input(),
+                "output" => wiredesk::schema::output(),
+                _ => wiredesk::schema::both(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            print!("{}", settings.to_redacted_toml()?);
+            eprintln!("wiredesk: configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enrich { files, dead_letter, quiet } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            wiredesk::telemetry::init(&settings.log);
+            let runtime = runtime(&settings)?;
+            runtime.block_on(wiredesk::enrich::run(&settings, wiredesk::enrich::Options { files, dead_letter, quiet }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            wiredesk::telemetry::init(&settings.log);
+            let runtime = runtime(&settings)?;
+            runtime.block_on(wiredesk::app::run(settings, wiredesk::shutdown::signal()))?;
+            tracing::info!(message = "Stopped.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime(settings: &Settings) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if settings.processing.worker_threads > 0 {
+        builder.max_blocking_threads(settings.processing.worker_threads);
+    }
+    Ok(builder.build()?)
+}

@@ -1,0 +1,480 @@
+//! Configuration: typed, layered, validated at start-up.
+//!
+//! Layers, later wins: built-in defaults (the `default_*` functions and `Default` impls here), then
+//! a TOML file (`--config` or `WIREDESK_CONFIG`), then environment variables
+//! `WIREDESK__SECTION__KEY` (double underscores, so Kubernetes service-link variables such as
+//! `WIREDESK_SERVICE_PORT` are never read as keys). Unknown keys, wrong types and impossible values
+//! stop start-up with one message naming the key. `config/default.toml` documents every key and is
+//! kept valid by a test.
+//!
+//! The `///` docs on fields are the operator documentation; keep them accurate.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::dedupe::DedupeSettings;
+use crate::stage::entities::EntitySettings;
+use crate::stage::tags::TagSettings;
+
+/// Environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "WIREDESK_CONFIG";
+/// Prefix of per-key environment overrides: `WIREDESK__KAFKA__BROKERS`.
+pub const ENV_PREFIX: &str = "WIREDESK";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub kafka: KafkaSettings,
+    pub topics: TopicSettings,
+    pub input: InputSettings,
+    pub output: OutputSettings,
+    pub processing: ProcessingSettings,
+    pub delivery: DeliverySettings,
+    pub shutdown: ShutdownSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub entities: EntitySettings,
+    pub tags: TagSettings,
+    pub dedupe: DedupeSettings,
+}
+
+/// Connection to the Kafka cluster, shared by the consumer and the producer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, comma-separated `host:port` (librdkafka `bootstrap.servers`).
+    pub brokers: String,
+    /// Consumer group. Every replica of one deployment uses the same group; Kafka spreads the
+    /// input partitions over them.
+    pub group_id: String,
+    /// Client id reported to the brokers (shows up in broker logs and quotas).
+    pub client_id: String,
+    /// Where a new group starts reading: `earliest` (default: process the backlog) or `latest`.
+    pub auto_offset_reset: String,
+    /// Consumer session timeout. Must exceed `shutdown.drain_timeout_ms`, so a draining worker is
+    /// not expelled from the group while it finishes work.
+    pub session_timeout_ms: u64,
+    /// How often librdkafka emits statistics (lag, queue depth) for the metrics; 0 disables them.
+    pub statistics_interval_ms: u64,
+    /// Producer compression: `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub compression: String,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: String,
+    /// SASL mechanism when the protocol is `sasl_*`: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: Option<String>,
+    /// SASL user name.
+    pub sasl_username: Option<String>,
+    /// SASL password. Prefer `sasl_password_file` or the environment variable
+    /// `WIREDESK__KAFKA__SASL_PASSWORD` (from a Kubernetes Secret); never printed.
+    #[serde(serialize_with = "redact")]
+    pub sasl_password: Option<SecretString>,
+    /// File holding the SASL password (trailing newline ignored), e.g. a mounted Secret.
+    pub sasl_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the brokers' certificates (TLS).
+    pub ssl_ca_location: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    pub ssl_certificate_location: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub ssl_key_location: Option<PathBuf>,
+    /// Password of the private key, if it is encrypted; never printed.
+    #[serde(serialize_with = "redact")]
+    pub ssl_key_password: Option<SecretString>,
+    /// Verify that the broker certificate matches its host name. Leave on outside of tests.
+    pub ssl_endpoint_identification: bool,
+    /// Raw librdkafka properties for the consumer, applied last (they win over the keys above),
+    /// e.g. `"fetch.min.bytes" = "65536"`.
+    pub consumer: BTreeMap<String, String>,
+    /// Raw librdkafka properties for the producer, applied last, e.g. `"linger.ms" = "20"`.
+    /// `enable.idempotence` and `acks` cannot be weakened: they protect against loss and reordering.
+    pub producer: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "wiredesk".into(),
+            client_id: "wiredesk".into(),
+            auto_offset_reset: "earliest".into(),
+            session_timeout_ms: 45_000,
+            statistics_interval_ms: 5_000,
+            compression: "zstd".into(),
+            security_protocol: "plaintext".into(),
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            sasl_password_file: None,
+            ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            ssl_key_password: None,
+            ssl_endpoint_identification: true,
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// The SASL password from `sasl_password` or, failing that, `sasl_password_file`.
+    pub fn resolved_sasl_password(&self) -> anyhow::Result<Option<SecretString>> {
+        if let Some(p) = &self.sasl_password {
+            return Ok(Some(p.clone()));
+        }
+        match &self.sasl_password_file {
+            None => Ok(None),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading kafka.sasl_password_file {}", path.display()))?;
+                Ok(Some(SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned())))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicSettings {
+    /// Raw articles are consumed from here.
+    pub input: String,
+    /// Enriched records are published here, keyed by article id.
+    pub output: String,
+    /// Rejected input goes here: the original bytes plus `wiredesk-*` reason headers.
+    pub dead_letter: String,
+    /// Duplicates go here when `dedupe.action = "route"`.
+    pub duplicates: String,
+}
+
+impl Default for TopicSettings {
+    fn default() -> Self {
+        TopicSettings {
+            input: "raw-articles".into(),
+            output: "enriched-articles".into(),
+            dead_letter: "raw-articles-dlq".into(),
+            duplicates: "enriched-duplicates".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputSettings {
+    /// Larger message values are dead-lettered as `too_large` without being parsed.
+    pub max_message_bytes: usize,
+}
+
+impl Default for InputSettings {
+    fn default() -> Self {
+        InputSettings { max_message_bytes: 2 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSettings {
+    /// Include the normalized `text` in each output record. Turn off to halve record size when
+    /// consumers keep the original article elsewhere.
+    pub include_text: bool,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings { include_text: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessingSettings {
+    /// Messages taken from Kafka but not yet acknowledged by the broker. When reached, the worker
+    /// stops fetching (backpressure) until older work is acknowledged.
+    pub max_in_flight: usize,
+    /// Threads for CPU-bound stage work (0 = number of CPUs).
+    pub worker_threads: usize,
+}
+
+impl Default for ProcessingSettings {
+    fn default() -> Self {
+        ProcessingSettings { max_in_flight: 512, worker_threads: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    /// librdkafka `message.timeout.ms`: how long the producer retries one record internally.
+    pub message_timeout_ms: u64,
+    /// After a record still fails, wiredesk re-sends it this many more times before giving up
+    /// (and exiting non-zero without committing, so nothing is lost).
+    pub max_resends: u32,
+    /// First back-off between re-sends; doubles up to `retry_max_backoff_ms`.
+    pub retry_backoff_ms: u64,
+    pub retry_max_backoff_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings { message_timeout_ms: 120_000, max_resends: 5, retry_backoff_ms: 500, retry_max_backoff_ms: 30_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// On SIGTERM/SIGINT, how long to finish in-flight work before committing and exiting. Must be
+    /// below `kafka.session_timeout_ms` and below the pod's `terminationGracePeriodSeconds`.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        ShutdownSettings { drain_timeout_ms: 20_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address of the metrics and health server (`/metrics`, `/healthz`, `/readyz`).
+    pub listen: String,
+    /// `/healthz` fails when the worker has had work waiting but made no progress for this long.
+    pub stall_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: "0.0.0.0:9464".into(), stall_timeout_ms: 120_000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Filter in `RUST_LOG` syntax (`info`, `wiredesk=debug,rdkafka=warn`). `RUST_LOG` wins when set.
+    pub level: String,
+    /// `auto` (JSON unless stderr is a terminal), `json` or `pretty`.
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into(), format: LogFormat::Auto }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(secret) if !secret.expose_secret().is_empty() => s.serialize_str("[redacted]"),
+        _ => s.serialize_none(),
+    }
+}
+
+impl Settings {
+    /// Load the layers and validate. `file` is `--config`; `WIREDESK_CONFIG` is used when absent.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let env_file = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut builder = config::Config::builder();
+        if let Some(path) = &file {
+            if !path.is_file() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("entities.gazetteers")
+                .with_list_parse_key("tags.extra"),
+        );
+        let where_from = file.as_ref().map(|p| format!(" (file {})", p.display())).unwrap_or_default();
+        let raw = builder.build().with_context(|| format!("reading configuration{where_from}"))?;
+        let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|error| {
+            let path = error.path().to_string();
+            anyhow::anyhow!("invalid configuration{where_from}: key `{path}`: {}", error.into_inner())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks across fields and of values serde cannot express. Each message names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            problems.push("kafka.brokers must not be empty".to_owned());
+        }
+        if k.group_id.trim().is_empty() {
+            problems.push("kafka.group_id must not be empty".to_owned());
+        }
+        if !["earliest", "latest"].contains(&k.auto_offset_reset.as_str()) {
+            problems.push(format!("kafka.auto_offset_reset must be `earliest` or `latest`, got `{}`", k.auto_offset_reset));
+        }
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&k.compression.as_str()) {
+            problems.push(format!("kafka.compression must be none, gzip, snappy, lz4 or zstd, got `{}`", k.compression));
+        }
+        let protocol = k.security_protocol.to_ascii_lowercase();
+        if !["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"].contains(&protocol.as_str()) {
+            problems.push(format!(
+                "kafka.security_protocol must be plaintext, ssl, sasl_plaintext or sasl_ssl, got `{}`",
+                k.security_protocol
+            ));
+        }
+        if protocol.starts_with("sasl") {
+            match k.sasl_mechanism.as_deref() {
+                Some("PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") => {}
+                other => problems.push(format!(
+                    "kafka.sasl_mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with a sasl_* protocol, got {other:?}"
+                )),
+            }
+            if k.sasl_username.as_deref().unwrap_or("").is_empty() {
+                problems.push("kafka.sasl_username is required with a sasl_* security_protocol".to_owned());
+            }
+            if k.sasl_password.is_none() && k.sasl_password_file.is_none() {
+                problems.push("kafka.sasl_password or kafka.sasl_password_file is required with a sasl_* security_protocol".to_owned());
+            }
+        }
+        for (key, path) in [
+            ("kafka.ssl_ca_location", &k.ssl_ca_location),
+            ("kafka.ssl_certificate_location", &k.ssl_certificate_location),
+            ("kafka.ssl_key_location", &k.ssl_key_location),
+            ("kafka.sasl_password_file", &k.sasl_password_file),
+        ] {
+            if let Some(path) = path {
+                if !path.is_file() {
+                    problems.push(format!("{key}: file {} does not exist", path.display()));
+                }
+            }
+        }
+        for (key, value) in k.producer.iter() {
+            let weakening = (key == "enable.idempotence" && value != "true") || (key == "acks" && !["all", "-1"].contains(&value.as_str()));
+            if weakening {
+                problems.push(format!("kafka.producer.\"{key}\" = \"{value}\" would allow loss or reordering; remove it"));
+            }
+        }
+        for (key, topic) in [
+            ("topics.input", &self.topics.input),
+            ("topics.output", &self.topics.output),
+            ("topics.dead_letter", &self.topics.dead_letter),
+            ("topics.duplicates", &self.topics.duplicates),
+        ] {
+            if topic.trim().is_empty() {
+                problems.push(format!("{key} must not be empty"));
+            }
+        }
+        if self.topics.output == self.topics.input || self.topics.dead_letter == self.topics.input {
+            problems.push("topics.output and topics.dead_letter must differ from topics.input (a loop)".to_owned());
+        }
+        if self.input.max_message_bytes == 0 {
+            problems.push("input.max_message_bytes must be positive".to_owned());
+        }
+        if !(1..=100_000).contains(&self.processing.max_in_flight) {
+            problems.push(format!("processing.max_in_flight must be in 1..=100000, got {}", self.processing.max_in_flight));
+        }
+        if self.shutdown.drain_timeout_ms >= k.session_timeout_ms {
+            problems.push(format!(
+                "shutdown.drain_timeout_ms ({}) must be less than kafka.session_timeout_ms ({})",
+                self.shutdown.drain_timeout_ms, k.session_timeout_ms
+            ));
+        }
+        if self.delivery.retry_backoff_ms == 0 || self.delivery.retry_backoff_ms > self.delivery.retry_max_backoff_ms {
+            problems.push("delivery.retry_backoff_ms must be positive and at most delivery.retry_max_backoff_ms".to_owned());
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!("http.listen must be an address like 0.0.0.0:9464, got `{}`", self.http.listen));
+        }
+        if let Err(problem) = self.dedupe.validate() {
+            problems.push(problem);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("invalid configuration: {}", problems.join("; "))
+        }
+    }
+
+    /// The effective configuration as TOML with secrets replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(self).context("rendering the configuration")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml_text: &str) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml_text)?;
+        Settings::load(Some(&path))
+    }
+
+    /// config/default.toml must load and agree with the built-in defaults (Vector `generate_config`).
+    #[test]
+    fn default_toml_is_valid_and_matches_builtin_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let from_file = Settings::load(Some(&path)).expect("config/default.toml loads");
+        assert_eq!(
+            from_file.to_redacted_toml().unwrap(),
+            Settings::default().to_redacted_toml().unwrap(),
+            "config/default.toml and the built-in defaults disagree"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let error = format!("{:#}", load_str("[kafka]\nbrokerz = \"x\"\n").unwrap_err());
+        assert!(error.contains("kafka.brokerz") || (error.contains("kafka") && error.contains("brokerz")), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let error = format!("{:#}", load_str("[processing]\nmax_in_flight = \"many\"\n").unwrap_err());
+        assert!(error.contains("processing.max_in_flight"), "{error}");
+    }
+
+    #[test]
+    fn impossible_values_are_named() {
+        let error = format!("{:#}", load_str("[processing]\nmax_in_flight = 0\n").unwrap_err());
+        assert!(error.contains("processing.max_in_flight"), "{error}");
+        let error = format!("{:#}", load_str("[shutdown]\ndrain_timeout_ms = 90000\n").unwrap_err());
+        assert!(error.contains("shutdown.drain_timeout_ms"), "{error}");
+        let error = format!("{:#}", load_str("[kafka.producer]\nacks = \"1\"\n").unwrap_err());
+        assert!(error.contains("acks"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let s = load_str(
+            "[kafka]\nsecurity_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"SCRAM-SHA-256\"\nsasl_username = \"u\"\nsasl_password = \"hunter2-very-secret\"\n",
+        )
+        .unwrap();
+        let printed = s.to_redacted_toml().unwrap();
+        assert!(!printed.contains("hunter2-very-secret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+        assert!(!format!("{s:?}").contains("hunter2-very-secret"));
+    }
+
+    #[test]
+    fn sasl_needs_credentials() {
+        let error = format!("{:#}", load_str("[kafka]\nsecurity_protocol = \"sasl_ssl\"\n").unwrap_err());
+        assert!(error.contains("kafka.sasl_mechanism") && error.contains("kafka.sasl_username"), "{error}");
+    }
+}
