@@ -33,7 +33,7 @@ pub fn record(dead_letter_topic: &str, source: Source<'_>, rejection: &Rejection
         destination: Destination::DeadLetter,
         topic: dead_letter_topic.to_owned(),
         key: source.key.map(<[u8]>::to_vec),
-        payload: source.payload.map(<[u8]>::to_vec).unwrap_or_default(),
+        payload: source.payload.map(<[u8]>::to_vec),
         headers,
     }
 }
@@ -63,7 +63,7 @@ mod tests {
             Source { topic: "in", partition: 2, offset: 7, key: Some(b"k"), payload: Some(b"\xff{"), headers: vec![("traceparent".into(), b"00-a".to_vec())] },
             &rejection,
         );
-        assert_eq!(r.payload, b"\xff{");
+        assert_eq!(r.payload.as_deref(), Some(&b"\xff{"[..]));
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
         let get = |name: &str| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
         assert_eq!(get("traceparent").as_deref(), Some("00-a"));

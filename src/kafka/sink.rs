@@ -35,7 +35,8 @@ pub struct OutRecord {
     pub destination: Destination,
     pub topic: String,
     pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
+    /// `None` only for a dead-lettered tombstone, which keeps its null value.
+    pub payload: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
@@ -61,7 +62,10 @@ impl Sink {
             for (key, value) in &record.headers {
                 headers = headers.insert(Header { key, value: Some(value) });
             }
-            let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic).payload(&record.payload).headers(headers);
+            let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic).headers(headers);
+            if let Some(payload) = &record.payload {
+                future_record = future_record.payload(payload);
+            }
             if let Some(key) = &record.key {
                 future_record = future_record.key(key);
             }
@@ -97,5 +101,11 @@ impl Sink {
 
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer.flush(timeout)
+    }
+}
+
+impl OutRecord {
+    pub fn payload_len(&self) -> usize {
+        self.payload.as_ref().map_or(0, Vec::len)
     }
 }

@@ -344,7 +344,7 @@ impl Worker {
         Ok(Box::pin(async move {
             let mut results = Vec::with_capacity(pending.len());
             for (record, delivery) in pending {
-                let result = sink.acknowledged(delivery, record.destination, record.payload.len()).await;
+                let result = sink.acknowledged(delivery, record.destination, record.payload_len()).await;
                 results.push((record, result));
             }
             Delivered { message, results }
@@ -401,7 +401,7 @@ impl Worker {
         for attempt in 1..=self.settings.delivery.max_resends {
             tokio::time::sleep(backoff).await;
             let delivery = self.enqueue_with_retry(record).await?;
-            match self.sink.acknowledged(delivery, record.destination, record.payload.len()).await {
+            match self.sink.acknowledged(delivery, record.destination, record.payload_len()).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     tracing::warn!(message = "Re-send failed.", %error, topic = %record.topic, attempt);
@@ -459,5 +459,5 @@ fn output_record(
             headers.push((key, value));
         }
     }
-    Ok(OutRecord { destination, topic: topic.to_owned(), key: Some(doc.id.into_bytes()), payload, headers })
+    Ok(OutRecord { destination, topic: topic.to_owned(), key: Some(doc.id.into_bytes()), payload: Some(payload), headers })
 }
