@@ -1,0 +1,517 @@
+//! Text normalization, boilerplate removal and MinHash signatures.
+//!
+//! Everything here is pure, synchronous CPU work. In the worker, call
+//! [`Fingerprinter::fingerprint`] on a blocking thread (`spawn_blocking`) or a
+//! rayon-style pool; it takes tens of microseconds per article.
+//!
+//! The signature is a *b-bit* MinHash (b = 8): for each of `num_hashes` hash
+//! functions we keep only the lowest 8 bits of the minimum. That makes a
+//! signature `num_hashes` bytes (64 by default) instead of 4-8x that, which is
+//! what keeps the index under 300 bytes per article. The Jaccard estimate is
+//! corrected for the 1/256 chance that two different minima share 8 bits, see
+//! [`estimate_similarity`].
+
+use super::DedupeSettings;
+
+/// Bits kept per MinHash value.
+pub const BITS_PER_HASH: u32 = 8;
+const COLLISION: f64 = 1.0 / 256.0;
+
+/// Compact fingerprint of one article's normalized text.
+///
+/// `sig[i]` is the low 8 bits of the i-th MinHash minimum. `exact` is a 64-bit
+/// hash of the normalized token stream (equal for exact duplicates), `tokens`
+/// the number of normalized words (0 = nothing left to compare).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    sig: Box<[u8]>,
+    exact: u64,
+    tokens: u32,
+}
+
+impl Fingerprint {
+    /// Builds a fingerprint from raw parts (benchmarks and tests use this to
+    /// prefill an index with synthetic signatures).
+    pub fn from_parts(sig: Vec<u8>, exact: u64, tokens: u32) -> Self {
+        Fingerprint {
+            sig: sig.into_boxed_slice(),
+            exact,
+            tokens,
+        }
+    }
+    /// The b-bit MinHash signature, one byte per hash function.
+    pub fn signature(&self) -> &[u8] {
+        &self.sig
+    }
+    /// Hash of the normalized token stream.
+    pub fn exact_hash(&self) -> u64 {
+        self.exact
+    }
+    /// Number of normalized words the fingerprint was built from.
+    pub fn tokens(&self) -> u32 {
+        self.tokens
+    }
+    /// True when normalization left no text: such articles are never
+    /// duplicates and are not indexed.
+    pub fn is_empty(&self) -> bool {
+        self.tokens == 0
+    }
+    /// Estimated Jaccard similarity of the two shingle sets.
+    pub fn similarity(&self, other: &Fingerprint) -> f64 {
+        if self.exact == other.exact && self.tokens == other.tokens && !self.is_empty() {
+            return 1.0;
+        }
+        estimate_similarity(&self.sig, &other.sig)
+    }
+}
+
+/// Estimated Jaccard similarity from two b-bit signatures of equal length
+/// (0.0 if the lengths differ). Unbiased estimate `(m - c) / (1 - c)` where
+/// `m` is the fraction of equal bytes and `c = 1/256`, clamped to [0, 1].
+pub fn estimate_similarity(a: &[u8], b: &[u8]) -> f64 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let eq = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    let m = eq as f64 / a.len() as f64;
+    ((m - COLLISION) / (1.0 - COLLISION)).clamp(0.0, 1.0)
+}
+
+/// Rounds a similarity to 4 decimals (the value reported and stored).
+pub fn round_similarity(s: f64) -> f64 {
+    (s * 10_000.0).round() / 10_000.0
+}
+
+/// Hash of band `band` (rows `band*rows .. band*rows+rows`) of a signature.
+/// Used as the LSH bucket key by both stores.
+pub fn band_hash(sig: &[u8], band: usize, rows: usize) -> u64 {
+    let mut h = 0x243F_6A88_85A3_08D3u64 ^ (band as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for &b in &sig[band * rows..band * rows + rows] {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    mix64(h)
+}
+
+/// Weight of the LSH false-positive area when choosing the band layout (the
+/// false-negative area gets `1 - FP_WEIGHT`). Candidates are confirmed by
+/// their estimated similarity, so an LSH false positive only costs a 64-byte
+/// compare while a false negative is a missed duplicate.
+pub const FP_WEIGHT: f64 = 0.25;
+
+/// Chooses `(bands, rows)` for a similarity threshold the way datasketch does:
+/// minimise the weighted false-positive and false-negative areas under
+/// the LSH S-curve `1 - (1 - s^r)^b` (weights: [`FP_WEIGHT`]). `rows` is at least `min_rows` so that an
+/// 8-bit band cannot collide by chance (with r = 4 the chance for unrelated
+/// articles is 2^-32 per band).
+pub fn optimal_bands(threshold: f64, num_hashes: usize, min_rows: usize) -> (usize, usize) {
+    fn area(a: f64, b: f64, f: impl Fn(f64) -> f64) -> f64 {
+        let n = 200;
+        let h = (b - a) / n as f64;
+        (0..n).map(|i| f(a + (i as f64 + 0.5) * h) * h).sum()
+    }
+    let mut best = (1usize, num_hashes, f64::MAX);
+    for b in 1..=num_hashes {
+        for r in min_rows.max(1)..=num_hashes / b {
+            let p = |s: f64| 1.0 - (1.0 - s.powi(r as i32)).powi(b as i32);
+            let fp = area(0.0, threshold, p);
+            let fnr = area(threshold, 1.0, |s| 1.0 - p(s));
+            let err = FP_WEIGHT * fp + (1.0 - FP_WEIGHT) * fnr;
+            if err < best.2 {
+                best = (b, r, err);
+            }
+        }
+    }
+    (best.0, best.1)
+}
+
+/// Builds fingerprints with the configured shingle size and signature length.
+#[derive(Clone, Debug)]
+pub struct Fingerprinter {
+    shingle_size: usize,
+    mul: Vec<u64>,
+    add: Vec<u64>,
+}
+
+impl Fingerprinter {
+    pub fn new(s: &DedupeSettings) -> Self {
+        Self::with_params(s.shingle_size, s.num_hashes)
+    }
+
+    /// Same as [`Fingerprinter::new`] without a settings struct.
+    pub fn with_params(shingle_size: usize, num_hashes: usize) -> Self {
+        // Fixed seed: signatures must be identical across replicas and restarts.
+        let mut state = 0x5EED_D0DE_u64;
+        let mut mul = Vec::with_capacity(num_hashes);
+        let mut add = Vec::with_capacity(num_hashes);
+        for _ in 0..num_hashes {
+            mul.push(splitmix64(&mut state) | 1);
+            add.push(splitmix64(&mut state));
+        }
+        Fingerprinter {
+            shingle_size: shingle_size.max(1),
+            mul,
+            add,
+        }
+    }
+
+    pub fn num_hashes(&self) -> usize {
+        self.mul.len()
+    }
+
+    /// Normalizes `text` (see [`normalize`]) and computes its MinHash signature
+    /// over word `shingle_size`-grams. Texts shorter than one shingle are
+    /// hashed as a single shingle.
+    pub fn fingerprint(&self, text: &str) -> Fingerprint {
+        let words = word_hashes(text);
+        self.fingerprint_words(&words)
+    }
+
+    fn fingerprint_words(&self, words: &[u64]) -> Fingerprint {
+        let n = self.mul.len();
+        let mut exact = 0xCBF2_9CE4_8422_2325u64;
+        for &w in words {
+            exact = mix64(exact ^ w).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        }
+        if words.is_empty() {
+            return Fingerprint {
+                sig: vec![0u8; n].into_boxed_slice(),
+                exact: 0,
+                tokens: 0,
+            };
+        }
+        let mut mins = vec![u32::MAX; n];
+        let k = self.shingle_size.min(words.len());
+        for win in words.windows(k) {
+            let mut h = 0x8422_2325_CBF2_9CE4u64;
+            for &w in win {
+                h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+            }
+            let x = mix64(h);
+            // Multiply-add with the high 32 bits (a 2-universal family on an
+            // already well-mixed input); the loop auto-vectorizes.
+            for ((m, &a), &b) in mins.iter_mut().zip(&self.mul).zip(&self.add) {
+                let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
+                if v < *m {
+                    *m = v;
+                }
+            }
+        }
+        let sig: Vec<u8> = mins.iter().map(|&m| (m & 0xFF) as u8).collect();
+        Fingerprint {
+            sig: sig.into_boxed_slice(),
+            exact,
+            tokens: words.len().min(u32::MAX as usize) as u32,
+        }
+    }
+}
+
+/// SimHash (64-bit, word `k`-shingles, unweighted) of the normalized text.
+/// Kept only so the MinHash/SimHash comparison in `tests/dedupe_eval.rs`
+/// can be re-run; the stores do not use it.
+pub fn simhash64(text: &str, k: usize) -> u64 {
+    let words = word_hashes(text);
+    if words.is_empty() {
+        return 0;
+    }
+    let k = k.max(1).min(words.len());
+    let mut acc = [0i32; 64];
+    for win in words.windows(k) {
+        let mut h = 0x8422_2325_CBF2_9CE4u64;
+        for &w in win {
+            h = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        }
+        let x = mix64(h);
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += if x >> i & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    acc.iter()
+        .enumerate()
+        .fold(0u64, |s, (i, &a)| if a > 0 { s | 1 << i } else { s })
+}
+
+fn word_hashes(text: &str) -> Vec<u64> {
+    let norm = normalize(text);
+    norm.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(hash_word)
+        .collect()
+}
+
+fn hash_word(w: &str) -> u64 {
+    let mut h = 0xCBF2_9CE4_8422_2325u64;
+    for &b in w.as_bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    mix64(h)
+}
+
+/// splitmix64 finalizer.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    mix64(*state)
+}
+
+/// Stable 64-bit hash of an article id (used to intern ids in the memory store).
+pub fn hash_id(id: &str) -> u64 {
+    hash_word(id) ^ (id.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+// ---------------------------------------------------------------------------
+// Normalization
+
+/// Removes boilerplate lines and the dateline prefix, then lowercases, turns
+/// every non-alphanumeric character into a space and collapses whitespace.
+/// The result is a single line of space-separated words.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || is_boilerplate(line) {
+            continue;
+        }
+        let line = strip_dateline(line);
+        for c in line.chars() {
+            if c.is_alphanumeric() {
+                for l in c.to_lowercase() {
+                    out.push(l);
+                }
+            } else if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+        }
+        if !out.ends_with(' ') && !out.is_empty() {
+            out.push(' ');
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+const BOILERPLATE_PREFIXES: &[&str] = &[
+    "by ",
+    "written by",
+    "story by",
+    "reporting by",
+    "(reporting by",
+    "additional reporting",
+    "editing by",
+    "writing by",
+    "compiled by",
+    "edited by",
+    "copyright",
+    "©",
+    "(c) ",
+    "(c)20",
+    "sign up for",
+    "subscribe to",
+    "follow us",
+    "click here",
+    "read more:",
+    "related:",
+    "share this",
+    "this story has been corrected",
+    "contact the author",
+    "photo:",
+    "image:",
+];
+const BOILERPLATE_CONTAINS: &[&str] = &[
+    "originally published",
+    "originally appeared",
+    "was first published",
+    "all rights reserved",
+    "may not be published, broadcast, rewritten or redistributed",
+    "reporting by",
+    "editing by",
+];
+const DATE_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+    "updated",
+    "published",
+    "posted",
+    "last",
+    "gmt",
+    "utc",
+    "et",
+    "est",
+    "edt",
+    "pt",
+    "bst",
+    "cet",
+    "am",
+    "pm",
+    "a",
+    "m",
+    "p",
+    "on",
+    "at",
+];
+
+/// True for lines that carry no story content: bylines, "Reporting by ...;
+/// Editing by ..." credits, "originally published" notes, copyright lines,
+/// newsletter/social plugs and lines that are only a date/time stamp.
+pub fn is_boilerplate(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let words = lower.split_whitespace().count();
+    if lower.starts_with("by ") || lower.starts_with("written by") {
+        // Bylines are short and mostly capitalized names ("By Jane Doe and
+        // John Roe, Reuters"); a sentence starting with "By" is not.
+        let rest: Vec<&str> = line
+            .split_whitespace()
+            .skip(if lower.starts_with("by ") { 1 } else { 2 })
+            .collect();
+        let names = rest
+            .iter()
+            .filter(|w| !matches!(**w, "and" | "the" | "of" | "in" | "for" | "with" | "&"))
+            .filter(|w| w.chars().next().is_some_and(|c| c.is_alphabetic()))
+            .collect::<Vec<_>>();
+        let capitalized = names
+            .iter()
+            .filter(|w| w.chars().next().is_some_and(|c| c.is_uppercase()))
+            .count();
+        return words <= 10 && !names.is_empty() && capitalized * 10 >= names.len() * 8;
+    }
+    if BOILERPLATE_PREFIXES.iter().any(|p| lower.starts_with(p)) && words <= 40 {
+        return true;
+    }
+    if BOILERPLATE_CONTAINS.iter().any(|p| lower.contains(p)) && words <= 40 {
+        return true;
+    }
+    // A line of only date words and numbers ("Friday, July 21, 2017",
+    // "Updated 10:32 a.m. ET, Nov. 28, 2026").
+    let toks: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    !toks.is_empty()
+        && toks.len() <= 12
+        && toks
+            .iter()
+            .all(|t| t.chars().all(|c| c.is_ascii_digit()) || DATE_WORDS.contains(t))
+}
+
+/// Strips a leading dateline: "LONDON (Reuters) -", "WASHINGTON, Nov 28 (AP) —",
+/// "PARIS (AFP) --", or an all-caps place name before a dash ("KYIV, Ukraine —"
+/// is kept only if the part before the dash has lowercase letters other than a
+/// country/state after a comma; we require the first word to be all caps).
+pub fn strip_dateline(line: &str) -> &str {
+    let head_end = line
+        .char_indices()
+        .nth(90)
+        .map(|(i, _)| i)
+        .unwrap_or(line.len());
+    let head = &line[..head_end];
+    // Find the first dash-like separator surrounded by spaces (or "-" right after ")").
+    let mut sep: Option<(usize, usize)> = None;
+    for (i, c) in head.char_indices() {
+        if matches!(c, '-' | '\u{2013}' | '\u{2014}') {
+            let before = head[..i].trim_end();
+            let is_spaced = head[..i].ends_with(' ') || before.ends_with(')');
+            if is_spaced && !before.is_empty() {
+                let mut end = i + c.len_utf8();
+                while line[end..].starts_with(['-', '\u{2013}', '\u{2014}']) {
+                    end += 1;
+                }
+                sep = Some((i, end));
+                break;
+            }
+        }
+    }
+    let Some((i, end)) = sep else { return line };
+    let prefix = line[..i].trim_end();
+    let agency = prefix.ends_with(')') && prefix.contains('(');
+    let first_word = prefix.split([' ', ',']).next().unwrap_or("");
+    let caps_place = first_word.chars().filter(|c| c.is_alphabetic()).count() >= 3
+        && !first_word.chars().any(|c| c.is_lowercase())
+        && prefix.split_whitespace().count() <= 6;
+    if agency || caps_place {
+        line[end..].trim_start()
+    } else {
+        line
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_and_strips_boilerplate() {
+        let t = "By Jane Doe, Reuters\nLONDON (Reuters) - The Bank of England RAISED rates!\n\
+                 Reporting by Jane Doe; Editing by John Roe\n\
+                 © 2026 Reuters. All rights reserved.\nThis story was originally published by AP.";
+        assert_eq!(normalize(t), "the bank of england raised rates");
+        assert_eq!(
+            normalize("WASHINGTON, Nov 28 (AP) \u{2014} Hello, world."),
+            "hello world"
+        );
+        assert_eq!(normalize("PARIS \u{2014} Bonjour."), "bonjour");
+        assert_eq!(
+            normalize("Friday, July 21, 2017\n\nText here."),
+            "text here"
+        );
+        assert_eq!(
+            normalize("By the end of the year, rates rose."),
+            "by the end of the year rates rose"
+        );
+        assert_eq!(
+            normalize("The vote - held Tuesday - passed."),
+            "the vote held tuesday passed"
+        );
+    }
+
+    #[test]
+    fn identical_text_identical_signature() {
+        let f = Fingerprinter::with_params(3, 64);
+        let a = f.fingerprint("One two three four five six seven.");
+        let b = f.fingerprint("ONE two, three four five six  seven");
+        assert_eq!(a, b);
+        assert_eq!(a.similarity(&b), 1.0);
+        assert!(f.fingerprint("").is_empty());
+    }
+
+    #[test]
+    fn band_layout() {
+        let (b, r) = optimal_bands(0.5, 64, 4);
+        assert!(b * r <= 64 && r >= 4, "{b}x{r}");
+    }
+}
