@@ -22,8 +22,8 @@ pub use fingerprint::{Fingerprint, Fingerprinter};
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupeSettings {
-    /// Run the dedupe stage at all (default false). When false, every article
-    /// passes through without a `dedupe` field.
+    /// Run the dedupe stage (default true, with the in-memory store). When
+    /// false, every article passes through with `dedupe: null`.
     pub enabled: bool,
     /// Where fingerprints live: `memory` (per process, lost on restart) or
     /// `redis` (shared by all replicas, survives restarts). Use `redis` as soon
@@ -74,7 +74,7 @@ pub struct DedupeSettings {
 impl Default for DedupeSettings {
     fn default() -> Self {
         DedupeSettings {
-            enabled: false,
+            enabled: true,
             store: StoreKind::Memory,
             action: DuplicateAction::Tag,
             threshold: 0.4,
