@@ -207,7 +207,7 @@ fn health_endpoints_report_readiness() {
     assert_eq!(worker.http_get("/healthz").map(|r| r.0), Some(200));
     let (status, body) = worker.http_get("/metrics").unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains("wiredesk_assigned_partitions 1"), "{body}");
+    assert_eq!(metric(&body, "wiredesk_assigned_partitions"), Some(1.0), "{body}");
 }
 
 /// A missing topic is a configuration error: the worker exits 1 and names the key and topic.

@@ -318,3 +318,11 @@ pub fn article(id: &str, n: usize) -> serde_json::Value {
         "published_at": "2026-06-10T09:00:00Z",
     })
 }
+
+/// The value of one series in a Prometheus text exposition (`name` includes any labels).
+pub fn metric(exposition: &str, name: &str) -> Option<f64> {
+    exposition.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        (series == name).then(|| value.parse().ok()).flatten()
+    })
+}
