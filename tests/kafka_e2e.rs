@@ -231,3 +231,27 @@ fn missing_topic_stops_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("topics.output") && stderr.contains(&missing), "{stderr}");
 }
+
+/// A second replica joins mid-stream and the first later leaves: the rebalances neither lose work
+/// nor commit work of revoked partitions that was not published (duplicates allowed).
+#[test]
+fn rebalance_mid_stream_loses_nothing() {
+    let brokers = brokers();
+    let topics = Topics::create(&brokers, "rebalance", 4, 2);
+    let n = 3000;
+    let inputs: Vec<Input> = (0..n).map(|i| Input::json(&format!("k{i}"), article(&format!("r-{i:05}"), i))).collect();
+    produce(&brokers, &topics.input, &inputs);
+    let mut first = Worker::start(&brokers, &topics, &[("WIREDESK__PROCESSING__MAX_IN_FLIGHT", "64".into())]);
+    wait_until(Duration::from_secs(90), "first outputs", || high_watermarks(&brokers, &topics.output).values().sum::<i64>() >= 200);
+    let _second = Worker::start(&brokers, &topics, &[("WIREDESK__PROCESSING__MAX_IN_FLIGHT", "64".into())]);
+    wait_until(Duration::from_secs(90), "more outputs after the join", || high_watermarks(&brokers, &topics.output).values().sum::<i64>() >= 1200);
+    assert_eq!(first.sigterm().code(), Some(0), "the first replica leaves cleanly");
+    let expected: std::collections::HashSet<String> = (0..n).map(|i| format!("r-{i:05}")).collect();
+    let out = consume_until(&brokers, &topics.output, Duration::from_secs(180), |m| {
+        m.len() >= n && output_ids(m).into_iter().collect::<HashSet<_>>() == expected
+    });
+    let seen: HashSet<String> = output_ids(&out).into_iter().collect();
+    assert_eq!(seen.len(), n, "lost across rebalances: {:?}", expected.difference(&seen).take(10).collect::<Vec<_>>());
+    let ends = high_watermarks(&brokers, &topics.input);
+    wait_until(Duration::from_secs(60), "all committed", || committed(&brokers, &topics.group, &topics.input) == ends);
+}
