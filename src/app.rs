@@ -56,8 +56,14 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     spawn_taxonomy_reloader(&tracker, &token, &pipeline, &metrics);
 
     let deduper = if settings.dedupe.enabled {
-        let deduper = Deduper::connect(&settings.dedupe).await.context("connecting the dedupe store")?;
-        Some(Arc::new(deduper))
+        match connect_store(&settings, &health, &metrics, &token).await? {
+            Some(deduper) => Some(Arc::new(deduper)),
+            None => {
+                tracker.close();
+                tracker.wait().await;
+                return Ok(());
+            }
+        }
     } else {
         None
     };
@@ -89,6 +95,36 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     tracker.close();
     tracker.wait().await;
     result
+}
+
+/// Connect the dedupe store. An unreachable Redis is transient: retry with back-off (readiness
+/// stays false meanwhile) rather than crash-looping; a malformed URL is a configuration error.
+/// Returns `None` on shutdown.
+async fn connect_store(settings: &Settings, health: &Health, metrics: &Metrics, token: &CancellationToken) -> anyhow::Result<Option<Deduper>> {
+    use redis::IntoConnectionInfo;
+    if settings.dedupe.store == crate::dedupe::StoreKind::Redis {
+        settings.dedupe.redis.url.as_str().into_connection_info().context("invalid dedupe.redis.url")?;
+    }
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match Deduper::connect(&settings.dedupe).await {
+            Ok(deduper) => {
+                health.store_ok.store(true, std::sync::atomic::Ordering::Relaxed);
+                metrics.up.with_label_values(&["dedupe_store"]).set(1.0);
+                return Ok(Some(deduper));
+            }
+            Err(error) => {
+                health.store_ok.store(false, std::sync::atomic::Ordering::Relaxed);
+                metrics.up.with_label_values(&["dedupe_store"]).set(0.0);
+                tracing::warn!(message = "Dedupe store not reachable yet; retrying.", error = format!("{error:#}"), backoff_ms = backoff.as_millis() as u64);
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 /// Block until the broker answers and every topic we use exists. Broker unreachable: retry with
