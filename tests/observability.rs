@@ -441,6 +441,15 @@ fn run_never_logs_secrets_even_at_trace_level() {
     stderr_reader.join().expect("stderr reader");
     let (out, err) = (text(&stdout), text(&stderr));
     assert!(err.len() > 10_000, "expected plenty of trace output, got {} bytes", err.len());
+    // `log.format = "json"`: every line, librdkafka's included, is one JSON object with a level,
+    // and `RUST_LOG=trace` won over the default `log.level = "info"`.
+    let mut levels = BTreeSet::new();
+    for line in err.lines().filter(|l| !l.trim().is_empty()) {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        levels.insert(event["level"].as_str().unwrap_or_else(|| panic!("no level: {line}")).to_owned());
+        assert!(event["message"].is_string() || event["fields"]["message"].is_string(), "no message: {line}");
+    }
+    assert!(levels.contains("DEBUG") && levels.contains("WARN"), "levels seen: {levels:?}");
     assert_no_secret("stdout of wiredesk run", &out);
     assert_no_secret("stderr of wiredesk run", &err);
 }
