@@ -1,6 +1,10 @@
 //! Prometheus metrics. Every handle is registered once on a private [`Registry`] (not the global
 //! default, so tests can build several workers in one process). Labels are bounded sets only: topic
 //! role, stage name, reject code, partition. Never article ids or error text.
+//!
+//! Every family is listed with its meaning in `docs/monitoring.md`; `tests/observability.rs` fails
+//! when one is missing there, when the exposition fails `promtool check metrics`, or when the
+//! dashboard queries a name that is not exported here.
 
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -50,10 +54,12 @@ const STAGE_BUCKETS: &[f64] = &[1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e
 const E2E_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
 
 impl Metrics {
+    /// All metrics on a fresh registry whose names get the `wiredesk_` prefix.
     pub fn new() -> Self {
         Self::with_registry(Registry::new_custom(Some("wiredesk".into()), None).expect("a valid constant prefix"))
     }
 
+    /// Register every metric on `registry` and pre-create the bounded label values.
     pub fn with_registry(registry: Registry) -> Self {
         fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
             r.register(Box::new(c.clone())).expect("metric names are unique and valid");
