@@ -1,6 +1,10 @@
 //! Prometheus metrics. Every handle is registered once on a private [`Registry`] (not the global
 //! default, so tests can build several workers in one process). Labels are bounded sets only: topic
 //! role, stage name, reject code, partition. Never article ids or error text.
+//!
+//! Every family is listed with its meaning in `docs/monitoring.md`; `tests/observability.rs` fails
+//! when one is missing there, when the exposition fails `promtool check metrics`, or when the
+//! dashboard queries a name that is not exported here.
 
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -40,16 +44,22 @@ pub struct Metrics {
     pub up: GaugeVec,
 }
 
+/// Values of the `stage` label: the pipeline's fixed steps plus every stage `stage::build` can add.
+/// Pre-created so `wiredesk_stage_*` series exist (as zeros) before the first record.
+pub const STAGES: [&str; 5] = ["parse", "normalize", "entities", "tags", "fingerprint"];
+
 /// Buckets for per-stage CPU time: 10 µs to ~5 s.
 const STAGE_BUCKETS: &[f64] = &[1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0, 5.0];
 /// Buckets for end-to-end latency including broker acks and any backlog: 1 ms to 10 min.
 const E2E_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
 
 impl Metrics {
+    /// All metrics on a fresh registry whose names get the `wiredesk_` prefix.
     pub fn new() -> Self {
         Self::with_registry(Registry::new_custom(Some("wiredesk".into()), None).expect("a valid constant prefix"))
     }
 
+    /// Register every metric on `registry` and pre-create the bounded label values.
     pub fn with_registry(registry: Registry) -> Self {
         fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
             r.register(Box::new(c.clone())).expect("metric names are unique and valid");
@@ -67,14 +77,14 @@ impl Metrics {
             dead_lettered: counter("messages_dead_lettered_total", "Input messages sent to the dead-letter topic, by reason code.", &["reason"]),
             duplicates: counter("duplicates_total", "Articles recognised as duplicates, by configured action (drop, tag, route).", &["action"]),
             stage_errors: counter("stage_errors_total", "Records rejected by a stage (parse and normalize included).", &["stage"]),
-            stage_duration: reg(&registry, HistogramVec::new(HistogramOpts::new("stage_duration_seconds", "CPU time spent in each stage per record.").buckets(STAGE_BUCKETS.to_vec()), &["stage"]).expect("valid histogram")),
+            stage_duration: reg(&registry, HistogramVec::new(HistogramOpts::new("stage_duration_seconds", "Wall-clock time spent in each pipeline step (parse, normalize, stages, fingerprint) per record.").buckets(STAGE_BUCKETS.to_vec()), &["stage"]).expect("valid histogram")),
             end_to_end: reg(&registry, Histogram::with_opts(HistogramOpts::new("end_to_end_latency_seconds", "From the input message timestamp to the broker acknowledging the output record.").buckets(E2E_BUCKETS.to_vec())).expect("valid histogram")),
             in_flight: gauge("in_flight_messages", "Messages taken from Kafka and not yet acknowledged downstream."),
             paused: gauge("consumption_paused", "1 while the worker is not fetching: in-flight limit reached or dedupe store down with fail_closed."),
             assigned_partitions: gauge("assigned_partitions", "Input partitions currently assigned to this worker."),
             rebalances: counter("rebalances_total", "Consumer group rebalances seen, by kind (assign, revoke, error).", &["kind"]),
-            consumer_lag: gauge_vec("consumer_lag_messages", "Messages behind the partition's high watermark (librdkafka statistics).", &["topic", "partition"]),
-            committed_offset: gauge_vec("committed_offset", "Last committed offset per partition (librdkafka statistics).", &["topic", "partition"]),
+            consumer_lag: gauge_vec("consumer_lag_messages", "High watermark minus committed offset per assigned partition (librdkafka statistics; absent until the group has committed an offset for the partition).", &["topic", "partition"]),
+            committed_offset: gauge_vec("consumer_committed_offset", "Offset last committed by this worker per assigned partition: the next offset the group will read (librdkafka statistics).", &["topic", "partition"]),
             commit_failures: reg(&registry, IntCounter::new("commit_failures_total", "Offset commits the broker refused or that failed.").expect("valid counter")),
             kafka_errors: counter("kafka_errors_total", "Kafka client errors, by side (consumer, producer) — transient ones are retried.", &["side"]),
             producer_queue: gauge("producer_queue_messages", "Records waiting in the producer queue (librdkafka statistics)."),
@@ -90,6 +100,11 @@ impl Metrics {
             registry,
         };
         m.build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), crate::GIT_REVISION]).set(1);
+        // Kafka counts as down until the first statistics report shows a broker UP, so a worker
+        // that never reaches the cluster is visible (and alertable) rather than silent.
+        m.up.with_label_values(&["kafka"]).set(0.0);
+        // "Last progress" starts at start-up, so a fresh worker does not look stalled since 1970.
+        m.last_progress.set(crate::http::now_ms() as f64 / 1000.0);
         // Pre-create bounded label values so dashboards and alerts see zeros, not absent series.
         for code in crate::error::RejectCode::ALL {
             m.dead_lettered.with_label_values(&[code.as_str()]);
@@ -102,8 +117,9 @@ impl Metrics {
         for action in ["drop", "tag", "route"] {
             m.duplicates.with_label_values(&[action]);
         }
-        for stage in ["parse", "normalize", "entities", "tags", "fingerprint"] {
+        for stage in STAGES {
             m.stage_errors.with_label_values(&[stage]);
+            m.stage_duration.with_label_values(&[stage]);
         }
         for outcome in ["fail_open", "fail_closed"] {
             m.dedupe_store_errors.with_label_values(&[outcome]);

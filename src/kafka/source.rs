@@ -247,7 +247,7 @@ impl Worker {
             };
             if decision.status == DedupeStatus::Duplicate {
                 let action = self.settings.dedupe.action;
-                crate::events::duplicate_found(&self.metrics, action, &doc.id, decision.duplicate_of.as_deref());
+                crate::events::duplicate_found(&self.metrics, action, &doc.id, decision.duplicate_of.as_deref(), origin_of(message));
                 match action {
                     DuplicateAction::Drop => return Ok(Some(Vec::new())),
                     DuplicateAction::Tag => {}
@@ -415,6 +415,10 @@ impl Worker {
             self.settings.delivery.max_resends
         )
     }
+}
+
+fn origin_of(message: &OwnedMessage) -> crate::events::Origin<'_> {
+    crate::events::Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() }
 }
 
 fn source_of(message: &OwnedMessage) -> dead_letter::Source<'_> {
