@@ -352,7 +352,8 @@ fn sasl_ssl_connections_work_and_misconfigurations_fail_clearly() {
     let password_file = pki.path("sasl-password");
     std::fs::write(&password_file, format!("{}\n", broker.password_256)).unwrap();
 
-    let scenarios: Vec<(&str, Box<dyn FnOnce() + Send + '_>)> = vec![
+    type Scenario<'a> = (&'static str, Box<dyn FnOnce() + Send + 'a>);
+    let scenarios: Vec<Scenario> = vec![
         (
             // SCRAM-SHA-512, password from the environment (a Kubernetes secretKeyRef), mutual TLS
             // with an encrypted client key.
