@@ -1,0 +1,310 @@
+//! Table-driven unit tests over sentences written for these tests.
+use super::*;
+use EntityKind::*;
+
+fn stage() -> EntityStage {
+    EntityStage::new(&EntitySettings::default()).unwrap()
+}
+
+fn run(s: &EntityStage, text: &str) -> Vec<Entity> {
+    // First line is the headline when the text contains "\n\n".
+    let title = text
+        .split_once("\n\n")
+        .map(|(h, _)| h.chars().count())
+        .unwrap_or(0);
+    s.extract(text, title)
+}
+
+fn chars(text: &str, sp: [usize; 2]) -> String {
+    text.chars().skip(sp[0]).take(sp[1] - sp[0]).collect()
+}
+
+/// (text, must contain (name, kind, mentions or 0 = any), must not contain names)
+#[allow(clippy::type_complexity)]
+const CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
+    (
+        "Finance Minister Olena Kravets met Chancellor Paul Gruber in Vienna on Friday. Kravets said talks went well.",
+        &[
+            ("Olena Kravets", Person, 2),
+            ("Paul Gruber", Person, 1),
+            ("Vienna", Location, 1),
+        ],
+        &["Finance", "Friday", "Chancellor Paul Gruber"],
+    ),
+    (
+        "The World Trade Organization (WTO) warned on Monday. A WTO spokesman declined to comment.",
+        &[("World Trade Organization", Organization, 3)],
+        &["WTO", "Monday", "The World Trade Organization"],
+    ),
+    (
+        "Officials in the U.S. and the UK disagreed with Britain's allies. America said nothing.",
+        &[
+            ("United States", Location, 2),
+            ("United Kingdom", Location, 2),
+        ],
+        &["U.S.", "UK", "Britain"],
+    ),
+    (
+        "Shares of Northwind Holdings rose after the Ministry of Coastal Affairs approved the deal.",
+        &[
+            ("Northwind Holdings", Organization, 1),
+            ("Ministry of Coastal Affairs", Organization, 1),
+        ],
+        &["Shares"],
+    ),
+    (
+        "PARIS (Reuters) - Protesters gathered near the Elmstead Bridge as Mayor Anne Colbert spoke.",
+        &[
+            ("Paris", Location, 1),
+            ("Reuters", Organization, 1),
+            ("Elmstead Bridge", Location, 1),
+            ("Anne Colbert", Person, 1),
+        ],
+        &["Protesters", "Mayor Anne Colbert"],
+    ),
+    (
+        "Meanwhile Beijing pushed back. Chinese and Japanese diplomats met Muslims and Catholics in Jakarta.",
+        &[
+            ("Beijing", Location, 1),
+            ("Chinese", Group, 1),
+            ("Japanese", Group, 1),
+            ("Muslim", Group, 1),
+            ("Jakarta", Location, 1),
+        ],
+        &["Meanwhile", "Meanwhile Beijing"],
+    ),
+    (
+        "Former envoy Ahmed bin Rashid and Ludo van der Berg toured the Kremlin with J.P. Morgan bankers.",
+        &[
+            ("Ahmed bin Rashid", Person, 1),
+            ("Ludo van der Berg", Person, 1),
+            ("Kremlin", Location, 1),
+            ("JPMorgan Chase", Organization, 1),
+        ],
+        &[],
+    ),
+    (
+        "Storm Hits Coastal Towns As Governor Responds\n\nGovernor Maria Delgado visited Tampa on Sunday. Delgado thanked rescuers from the Red Cross.",
+        &[
+            ("Maria Delgado", Person, 2),
+            ("Tampa", Location, 1),
+            ("International Committee of the Red Cross", Organization, 1),
+        ],
+        &[
+            "Storm Hits Coastal Towns",
+            "Storm",
+            "Coastal Towns",
+            "Responds",
+            "Sunday",
+        ],
+    ),
+    (
+        "Analysts at Goldman Sachs expect the Federal Reserve to cut rates, the Fed's critics said.",
+        &[
+            ("Goldman Sachs", Organization, 1),
+            ("Federal Reserve", Organization, 2),
+        ],
+        &["Analysts", "Fed's"],
+    ),
+    (
+        "The University of Westbrook and Kestrel Systems Inc will host the Harbor Innovation Summit in Lisbon.",
+        &[
+            ("University of Westbrook", Organization, 1),
+            ("Kestrel Systems Inc", Organization, 1),
+            ("Harbor Innovation Summit", Event, 1),
+            ("Lisbon", Location, 1),
+        ],
+        &["The University of Westbrook"],
+    ),
+    (
+        "Hong Kong lawmaker Chan Siu-ming criticised the plan, while Texas and Ontario officials agreed.",
+        &[
+            ("Hong Kong", Location, 1),
+            ("Chan Siu-ming", Person, 1),
+            ("Texas", Location, 1),
+            ("Ontario", Location, 1),
+        ],
+        &["Chan Siu"],
+    ),
+    (
+        "The report was welcomed by the head of the Lakeside Housing Council Maria Okafor on Tuesday.",
+        &[
+            ("Lakeside Housing Council", Organization, 1),
+            ("Maria Okafor", Person, 1),
+        ],
+        &["Tuesday"],
+    ),
+];
+
+#[test]
+fn table() {
+    let s = stage();
+    let mut failures = Vec::new();
+    for (text, want, not) in CASES {
+        let es = run(&s, text);
+        for (name, kind, n) in *want {
+            match es.iter().find(|e| e.name == *name) {
+                None => failures.push(format!("missing {name:?} in {text:?}: {es:?}")),
+                Some(e) if e.kind != *kind => {
+                    failures.push(format!("{name:?}: type {:?} != {kind:?}", e.kind))
+                }
+                Some(e) if *n > 0 && e.mentions != *n => {
+                    failures.push(format!("{name:?}: {} mentions != {n}", e.mentions))
+                }
+                _ => {}
+            }
+        }
+        for name in *not {
+            if es.iter().any(|e| e.name == *name) {
+                failures.push(format!("unexpected {name:?} in {text:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn spans_are_char_offsets_without_possessive_or_title() {
+    let s = stage();
+    let text =
+        "Café owners in Zürich praised President Élodie Marchand’s plan. Marchand’s office agreed.";
+    let es = run(&s, text);
+    let p = es
+        .iter()
+        .find(|e| e.name == "Élodie Marchand")
+        .expect("person");
+    let got: Vec<String> = p.spans.iter().map(|&sp| chars(text, sp)).collect();
+    assert_eq!(got, ["Élodie Marchand", "Marchand"]);
+    let z = es.iter().find(|e| e.name == "Zürich").expect("Zürich");
+    assert_eq!(chars(text, z.spans[0]), "Zürich");
+}
+
+#[test]
+fn sorted_by_salience_and_ids() {
+    let s = stage();
+    let text = "Germany and France sign pact\n\nGermany and France signed a pact in Berlin. Germany said more.";
+    let es = run(&s, text);
+    assert_eq!(es[0].name, "Germany");
+    assert_eq!(es[0].ids.get("iso3166").map(String::as_str), Some("DE"));
+    assert!(es.windows(2).all(|w| w[0].salience >= w[1].salience));
+    assert!(es.iter().all(|e| (0.0..=1.0).contains(&e.salience)));
+}
+
+#[test]
+fn user_gazetteer_and_errors() {
+    let dir = std::env::temp_dir().join(format!("wiredesk-ent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.tsv");
+    std::fs::write(&good, "# newsroom list\nZorblax Quentin\tperson\tnewsroom=P-17\tZ. Quentin\nAcme Widgets\torganization\tACME-1\tAcme\n").unwrap();
+    let s = EntityStage::new(&EntitySettings {
+        gazetteers: vec![good],
+        ..Default::default()
+    })
+    .unwrap();
+    let es = run(&s, "Acme hired Z. Quentin last week, sources said.");
+    let z = es
+        .iter()
+        .find(|e| e.name == "Zorblax Quentin")
+        .expect("user person");
+    assert_eq!(z.ids.get("newsroom").map(String::as_str), Some("P-17"));
+    let a = es
+        .iter()
+        .find(|e| e.name == "Acme Widgets")
+        .expect("user org");
+    assert_eq!(a.ids.get("id").map(String::as_str), Some("ACME-1"));
+    let bad = dir.join("bad.tsv");
+    std::fs::write(&bad, "Good Name\tperson\t\t\nBad Name\tspaceship\t\t\n").unwrap();
+    let err = EntityStage::new(&EntitySettings {
+        gazetteers: vec![bad],
+        ..Default::default()
+    })
+    .err()
+    .unwrap();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("bad.tsv:2"), "{msg}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn settings_roundtrip_and_disabled() {
+    let st: EntitySettings = serde_json::from_str(r#"{"max_entities": 2}"#).unwrap();
+    assert!(st.enabled);
+    assert!(serde_json::from_str::<EntitySettings>(r#"{"nope": 1}"#).is_err());
+    let s = EntityStage::new(&st).unwrap();
+    assert!(run(&s, "Paris, London, Berlin and Madrid met Rome.").len() <= 2);
+    let off = EntityStage::new(&EntitySettings {
+        enabled: false,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(off.extract("Paris and London", 0).is_empty());
+}
+
+#[test]
+fn never_panics_on_odd_input() {
+    let s = stage();
+    let samples = [
+        "",
+        "\n\n",
+        "'",
+        "'s",
+        "U.",
+        "U.S.-",
+        "A.B.C.D.E.F.",
+        "—",
+        "“”",
+        "-\u{301}A",
+        "ÉÉÉ ÉÉÉ ÉÉÉ\n\nx",
+        "北京 and 上海 met 🇨🇳 Xi Jinping 😀.",
+        "مرحبا London שלום",
+        "\u{0}\u{1}Paris\u{7f}",
+        "A & B & C - D",
+        "Mr. . . . Dr.",
+        "PARIS (",
+        "of of the and",
+        "X-",
+        "O'",
+        "'S",
+        "Ministry of",
+        "\u{2019}s China\u{2019}s",
+    ];
+    for t in samples {
+        for title in [0, 1, 3, 1000] {
+            let es = s.extract(t, title);
+            let n = t.chars().count();
+            for e in es {
+                for sp in e.spans {
+                    assert!(sp[0] < sp[1] && sp[1] <= n, "{t:?} {sp:?}");
+                }
+            }
+        }
+    }
+    // Pseudo-random strings built from a small alphabet of tricky pieces.
+    let pieces = [
+        "A", "b", "U.S.", " ", "\n", "'s", "’", "-", ".", "(", ")", "É", "北", "😀", "of", "the",
+        "Mr", "\"", "&", "\u{301}", "Paris", "X",
+    ];
+    let mut seed: u64 = 0x9E3779B97F4A7C15;
+    for _ in 0..3000 {
+        let mut t = String::new();
+        for _ in 0..(seed % 40) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            t.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+        }
+        seed = seed.wrapping_add(1);
+        let n = t.chars().count();
+        for e in s.extract(&t, (seed % 7) as usize) {
+            for sp in e.spans {
+                assert!(sp[0] < sp[1] && sp[1] <= n, "{t:?} {sp:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn stage_is_send_sync() {
+    fn f<T: Send + Sync>() {}
+    f::<EntityStage>();
+}

@@ -1,0 +1,129 @@
+//! Closed word lists used by the rules. Written by hand; general English news vocabulary.
+
+/// Person titles and roles. When one of these (capitalised) stands before a name it is a
+/// person cue and is not part of the name ("Vice Premier He Lifeng" -> "He Lifeng").
+pub const TITLES: &str = "president vice premier prime minister secretary chancellor senator sen \
+    governor gov representative rep congressman congresswoman ambassador general gen chairman \
+    chairwoman chair ceo cfo coo cto director judge justice mayor king queen prince princess pope \
+    bishop archbishop cardinal reverend rev professor prof dr doctor mr mrs ms miss \
+    mx sir dame lord lady captain capt coach commissioner spokesman spokeswoman spokesperson chief \
+    prosecutor attorney sheriff lieutenant lt colonel col sergeant sgt admiral inspector detective \
+    emeritus deputy assistant undersecretary administrator envoy leader speaker officer commander marshal \
+    corporal trooper agent dean rabbi imam ayatollah sheikh emir sultan \
+    duke duchess count countess baron baroness presidential candidate founder executive \
+    minister-president vice-president vice-premier premier-elect president-elect superintendent \
+    trustee treasurer comptroller counsel solicitor barrister magistrate lawmaker mp mep \
+    analyst actor actress singer rapper striker midfielder defender goalkeeper \
+    manager";
+
+/// Subject-area words that appear between a role and a name ("Commerce Secretary",
+/// "Secretary of State Mike Pompeo", "Trade Representative"). Never a name by themselves.
+pub const ROLE_DOMAINS: &str = "state defense defence foreign affairs commerce trade finance health \
+    justice interior energy education agriculture labor labour transport transportation treasury \
+    homeland security home economic economy culture environment industry information science \
+    technology research development housing veterans army navy air force police national federal \
+    general attorney public works social welfare human services women children sports tourism \
+    water resources mines minerals petroleum oil communications digital internal external \
+    immigration customs intelligence cabinet executive operating financial technical chief senior \
+    junior first second former acting deputy vice assistant under permanent special high top \
+    supreme international regional provincial county city district state's";
+
+/// Words that end organization names ("Ministry", "Inc", "University").
+pub const ORG_SUFFIX: &str = "inc inc. corp corp. corporation co co. company companies ltd ltd. llc \
+    plc ag sa gmbh nv bv group holdings holding partners capital ventures fund funds trust \
+    bank bancorp insurance securities investments financial motors motor airlines airways air \
+    technologies technology systems software labs laboratories pharmaceuticals pharma energy \
+    oil petroleum mining steel telecom communications networks network media studios studio \
+    pictures records entertainment games publishing press news times post journal herald \
+    tribune gazette telegraph chronicle daily weekly magazine review broadcasting radio tv \
+    television channel university college institute school academy polytechnic seminary \
+    ministry department commission committee council agency authority board bureau office \
+    administration service services court tribunal parliament congress senate assembly \
+    cabinet government army navy force forces police guard corps brigade regiment battalion \
+    militia fleet association federation union unions league alliance coalition party \
+    movement front organization organisation society foundation institution club fc cf afc \
+    united team squad orchestra band choir church diocese order trust \
+    hospital clinic council commission bar exchange reserve authority \
+    consortium cooperative co-op network project initiative programme program lab";
+
+/// Words that end place names ("Lancaster House", "Hudson River").
+pub const LOC_SUFFIX: &str = "street st road rd avenue ave boulevard blvd lane drive square \
+    plaza place river rivers mountain mountains mount hill hills lake lakes island islands isle \
+    sea ocean bay gulf strait channel valley canyon desert forest park gardens garden county \
+    province state region district prefecture territory city town village township borough \
+    parish airport port harbour harbor palace house hall tower towers stadium arena field \
+    cathedral temple castle station bridge beach coast peninsula falls heights springs \
+    highway freeway motorway plains basin reef volcano glacier pass canal dam building \
+    memorial monument museum gallery abbey centre center chapel fort citadel quarter republic kingdom emirate oblast";
+
+/// Words that head organization names when followed by "of" ("University of Sheffield").
+pub const OF_HEADS: &str = "university college institute school academy ministry department bank \
+    church museum council commission committee board office court chamber federation \
+    association union league society republic kingdom gulf bay strait isle sea cape duke \
+    prince princess bureau agency centre center corporation company fund foundation trust \
+    authority army congress parliament city state plains battle treaty declaration act bill \
+    order house hall sisters brothers friends party organization organisation alliance \
+    people's peoples confederation government province region county district islands \
+    lake mount river straits coast day festival conference summit convention";
+
+/// Words that make a name an event ("World Cup", "Climate Summit").
+pub const EVENT_SUFFIX: &str = "summit olympics games cup championship championships \
+    tournament festival conference convention expo fair war revolution election elections \
+    marathon open grand prix prize awards award ceremony congress forum week crisis massacre \
+    attack attacks protests uprising";
+
+/// Lower-case connectors that may stand inside a personal name ("Ahmed bin Salman").
+pub const PARTICLES: &str = "de da di du del della der den van von bin ibn al el la le dos das ter \
+    zu y bint ben abu";
+
+/// Abbreviations that do not end a sentence.
+pub const ABBREV: &str = "mr mrs ms dr prof st mt ft jr sr inc co corp ltd gen col lt sgt capt \
+    gov sen rep rev no vs etc jan feb mar apr jun jul aug sep sept oct nov dec u.s a.m p.m";
+
+/// Capitalised words that are never names by themselves in news text.
+pub const NEVER: &str = "monday tuesday wednesday thursday friday saturday sunday january february \
+    march april may june july august september october november december i i'm i've i'd i'll \
+    am pm a.m. p.m. ok okay mon tue wed thu fri sat sun jan feb mar apr jun jul aug sep sept oct \
+    nov dec today yesterday tomorrow image photo video file update updated note editor source \
+    sources copyright am pm et gmt utc est pst bst cet";
+
+/// Frequent English words. A capitalised one at the start of a sentence or in a title-case
+/// headline is not a name unless the document also writes it capitalised mid-sentence.
+pub const COMMON: &str = "a an the this that these those there here then than thus so and or but \
+    nor yet for of in on at to from by with without within into onto upon over under about \
+    above below after before since until while during through throughout across against among \
+    between beyond toward towards despite although though because if unless whether when where \
+    which who whom whose what why how all any both each every few many more most much no none \
+    not only other others some such own same very just also even still already again ever never \
+    always often sometimes now soon later early meanwhile however moreover furthermore \
+    nevertheless instead indeed perhaps maybe yes it its it's he she they we you i me him her \
+    them us our your their his hers my mine ours yours theirs one two three four five six seven \
+    eight nine ten first second third last next new old key high low top big small large great \
+    good bad best worst major minor local global world national international public private \
+    official officials government police report reports according said says say told asked \
+    added while analysts experts critics officials people children women men students \
+    residents workers members leaders lawmakers investors traders shares stocks prices markets \
+    market trade talks deal deals war peace crisis plan plans law laws bill court case news \
+    story breaking live watch read opinion analysis editorial exclusive update updates photos \
+    video watch outlook focus review preview interview q&a faq more less following other many \
+    several various overall another despite amid as like unlike near next let lets let's do does \
+    did don't doesn't didn't is are was were be been being have has had having will would shall \
+    should can could may might must need needs get gets got make makes made take takes took go \
+    goes went come comes came see sees saw know knows knew think thinks thought want wants wanted \
+    look looks looked use uses used find finds found give gives gave tell tells work works worked \
+    call calls called try tries tried ask asks feel feels felt leave leaves left put puts keep \
+    keeps kept begin begins began seem seems seemed help helps show shows showed hear hears heard \
+    play plays played run runs ran move moves moved live lives lived believe believes brought \
+    happen happened write wrote provide provides sit stand lose lost pay paid meet met include \
+    includes including continue continues set learn change lead leads led understand watch \
+    follow follows stop create speak read allow add spend grow open opens opened walk win wins won \
+    offer remember love consider appear buy wait serve die send expect build stay fall cut reach \
+    kill remain suggest raise pass sell require decide return explain hope develop carry break \
+    receive agree support hit produce eat cover catch draw choose cause point listen realize \
+    place close involve increase rise rises fell falls drop drops surge surges slump slumps jump \
+    climb climbs warns warn urges urge calls vows vow slams hails backs eyes faces face sets \
+    hits seeks seek plans plan sources source despite inside outside behind ahead around along \
+    once twice yet though why what whatever whoever wherever whenever unless upon per via \
+    dear hello hi thanks thank please sorry well oh yes no not none nothing something anything \
+    everything someone anyone everyone somebody nobody everybody here there where today tonight \
+    today's this week weekend month year years day days time times hour hours minute minutes";
