@@ -275,6 +275,23 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// librdkafka properties that carry credentials (`sasl.password`, `ssl.key.password`,
+/// `sasl.oauthbearer.client.secret`, …).
+pub fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password") || key.contains("secret")
+}
+
+/// `redis://user:pass@host` → `redis://user:[redacted]@host`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(secret) if !secret.expose_secret().is_empty() => s.serialize_str("[redacted]"),
@@ -409,9 +426,24 @@ impl Settings {
         }
     }
 
-    /// The effective configuration as TOML with secrets replaced by `[redacted]`.
+    /// The effective configuration as TOML with secrets replaced by `[redacted]`: the password
+    /// keys, any pass-through librdkafka property whose name mentions a password or secret, and
+    /// the password part of a Redis URL.
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
-        toml::to_string_pretty(self).context("rendering the configuration")
+        let mut value = toml::Value::try_from(self).context("rendering the configuration")?;
+        for side in ["consumer", "producer"] {
+            if let Some(toml::Value::Table(table)) = value.get_mut("kafka").and_then(|k| k.get_mut(side)) {
+                for (key, entry) in table.iter_mut() {
+                    if is_secret_property(key) {
+                        *entry = toml::Value::String("[redacted]".into());
+                    }
+                }
+            }
+        }
+        if let Some(toml::Value::String(url)) = value.get_mut("dedupe").and_then(|d| d.get_mut("redis")).and_then(|r| r.get_mut("url")) {
+            *url = redact_url(url);
+        }
+        toml::to_string_pretty(&value).context("rendering the configuration")
     }
 }
 
@@ -470,6 +502,18 @@ mod tests {
         assert!(!printed.contains("hunter2-very-secret"), "{printed}");
         assert!(printed.contains("[redacted]"));
         assert!(!format!("{s:?}").contains("hunter2-very-secret"));
+    }
+
+    #[test]
+    fn passthrough_and_url_secrets_are_redacted() {
+        let s = load_str(
+            "[kafka.consumer]\n\"sasl.oauthbearer.client.secret\" = \"s3cr3t-value\"\n\"fetch.min.bytes\" = \"1\"\n[dedupe.redis]\nurl = \"redis://app:r3dis-pass@cache:6379/0\"\n",
+        )
+        .unwrap();
+        let printed = s.to_redacted_toml().unwrap();
+        assert!(!printed.contains("s3cr3t-value") && !printed.contains("r3dis-pass"), "{printed}");
+        assert!(printed.contains("redis://app:[redacted]@cache:6379/0"), "{printed}");
+        assert!(printed.contains("\"fetch.min.bytes\" = \"1\""), "{printed}");
     }
 
     #[test]

@@ -338,6 +338,7 @@ fn promtool_available_or_fail() {
 
 const SASL_SECRET: &str = "sasl-Pa55word-must-not-leak-7f3a";
 const SSL_KEY_SECRET: &str = "key-Pa55word-must-not-leak-91c2";
+const REDIS_SECRET: &str = "redis-Pa55word-must-not-leak-5d0e";
 
 /// Environment for a SASL-configured worker with both secrets set.
 fn secret_env(command: &mut Command, brokers: &str) {
@@ -349,11 +350,13 @@ fn secret_env(command: &mut Command, brokers: &str) {
         .env("WIREDESK__KAFKA__SASL_MECHANISM", "PLAIN")
         .env("WIREDESK__KAFKA__SASL_USERNAME", "wiredesk-test")
         .env("WIREDESK__KAFKA__SASL_PASSWORD", SASL_SECRET)
-        .env("WIREDESK__KAFKA__SSL_KEY_PASSWORD", SSL_KEY_SECRET);
+        .env("WIREDESK__KAFKA__SSL_KEY_PASSWORD", SSL_KEY_SECRET)
+        .env("WIREDESK__DEDUPE__REDIS__PASSWORD", REDIS_SECRET)
+        .env("WIREDESK__DEDUPE__REDIS__URL", format!("redis://wiredesk:{REDIS_SECRET}@127.0.0.1:9/0"));
 }
 
 fn assert_no_secret(what: &str, text: &str) {
-    for secret in [SASL_SECRET, SSL_KEY_SECRET] {
+    for secret in [SASL_SECRET, SSL_KEY_SECRET, REDIS_SECRET] {
         assert!(!text.contains(secret), "{what} contains a secret:\n{text}");
     }
 }

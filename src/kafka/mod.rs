@@ -68,7 +68,7 @@ pub fn consumer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
         .set("auto.offset.reset", &s.kafka.auto_offset_reset)
         .set("session.timeout.ms", s.kafka.session_timeout_ms.to_string());
     for (key, value) in &s.kafka.consumer {
-        config.set(key, value);
+        config.set(librdkafka_key(key), value);
     }
     Ok(config)
 }
@@ -84,9 +84,16 @@ pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
         .set("linger.ms", "5")
         .set("message.timeout.ms", s.delivery.message_timeout_ms.to_string());
     for (key, value) in &s.kafka.producer {
-        config.set(key, value);
+        config.set(librdkafka_key(key), value);
     }
     Ok(config)
+}
+
+/// Pass-through keys may come from environment variables, which cannot carry dots
+/// (`WIREDESK__KAFKA__CONSUMER__FETCH_MIN_BYTES`). librdkafka property names never contain
+/// underscores, so underscores are read as dots.
+fn librdkafka_key(key: &str) -> String {
+    key.replace('_', ".")
 }
 
 /// Client context shared by consumer and producer: turns librdkafka callbacks into logs, metrics
@@ -100,16 +107,16 @@ pub struct WorkerContext {
 
 impl ClientContext for WorkerContext {
     fn stats(&self, stats: Statistics) {
-        if stats.brokers.values().any(|b| b.state == "UP") {
+        let up = stats.brokers.values().any(|b| b.state == "UP");
+        if up {
             self.health.broker_seen();
-            self.metrics.up.with_label_values(&["kafka"]).set(1.0);
-        } else {
-            self.metrics.up.with_label_values(&["kafka"]).set(0.0);
         }
         if self.side == "producer" {
             self.metrics.producer_queue.set(stats.msg_cnt as i64);
             return;
         }
+        // Only the consumer writes `dependency_up{kafka}`, so the two clients cannot make it flap.
+        self.metrics.up.with_label_values(&["kafka"]).set(if up { 1.0 } else { 0.0 });
         for (name, topic) in &stats.topics {
             for (id, partition) in &topic.partitions {
                 // Partition -1 is librdkafka's internal "unassigned" bucket; not-desired partitions

@@ -199,6 +199,7 @@ impl Worker {
         let message = Arc::new(message);
         let pipeline = Arc::clone(&self.pipeline);
         let for_task = Arc::clone(&message);
+        let metrics = self.metrics.clone();
         let span = tracing::debug_span!("article", topic = %message.topic(), partition = message.partition(), offset = message.offset());
         let _guard = span.enter();
         let handle = spawn_blocking_in_span(move || {
@@ -217,7 +218,10 @@ impl Worker {
         Box::pin(async move {
             let result = match handle.await {
                 Ok(result) => result,
-                Err(error) => Err(Rejection::new(crate::error::RejectCode::StagePanicked, format!("processing task failed: {error}")).at("pipeline")),
+                Err(error) => {
+                    metrics.stage_errors.with_label_values(&["pipeline"]).inc();
+                    Err(Rejection::new(crate::error::RejectCode::StagePanicked, format!("processing task failed: {error}")).at("pipeline"))
+                }
             };
             (message, result)
         })
