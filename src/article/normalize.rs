@@ -76,26 +76,30 @@ pub fn looks_like_html(raw: &str) -> bool {
     false
 }
 
-/// Plain text: blank lines separate paragraphs. When the text has no blank line at all, each line is
-/// a paragraph (wire copy often uses single newlines); otherwise single newlines are soft wraps.
+/// Plain text: blank lines always separate paragraphs. A single newline is a paragraph break when
+/// the line before it ends a sentence or is much shorter than the text's longest line (a heading
+/// such as "Key Developments from the London Negotiations"); otherwise it is a soft wrap inside a
+/// hard-wrapped paragraph and becomes a space.
 fn text_paragraphs(raw: &str) -> Vec<String> {
     let raw = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let has_blank_line = raw.lines().any(|l| l.trim().is_empty()) && raw.trim().contains('\n');
-    let chunks: Vec<&str> = if has_blank_line {
-        raw.split("\n\n").collect()
-    } else {
-        raw.split('\n').collect()
-    };
+    let longest = raw.lines().map(|l| l.trim().chars().count()).max().unwrap_or(0);
     let mut out = Vec::new();
-    for chunk in chunks {
-        // A chunk may still hold several blank lines (e.g. "\n\n\n"); collapse handles it.
-        let mut paragraph = String::new();
-        push_collapsed(&mut paragraph, chunk);
-        let paragraph = paragraph.trim_end().to_owned();
-        if !paragraph.is_empty() {
-            out.push(paragraph);
+    let mut paragraph = String::new();
+    for line in raw.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            flush(&mut paragraph, &mut out);
+            continue;
+        }
+        push_collapsed(&mut paragraph, trimmed);
+        push_collapsed(&mut paragraph, " ");
+        let length = trimmed.chars().count();
+        let ends_sentence = trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201d}', '\u{2019}', ')', ']']);
+        if ends_sentence || length * 10 < longest * 6 {
+            flush(&mut paragraph, &mut out);
         }
     }
+    flush(&mut paragraph, &mut out);
     out
 }
 
@@ -174,7 +178,25 @@ mod tests {
 
     #[test]
     fn plain_text_blank_lines_separate_and_soft_wraps_join() {
-        assert_eq!(paragraphs("One\nwrapped.\n\n\nTwo."), ["One wrapped.", "Two."]);
+        let wrapped = "The minister said the talks would resume\nnext week in Geneva, officials added\nafter the meeting.\n\n\nSecond paragraph.";
+        assert_eq!(
+            paragraphs(wrapped),
+            ["The minister said the talks would resume next week in Geneva, officials added after the meeting.", "Second paragraph."]
+        );
+    }
+
+    #[test]
+    fn plain_text_headings_on_their_own_line_stay_paragraphs() {
+        let text = "Talks entered their second day on Tuesday in London, with negotiators from both sides present.\nKey Developments from the London Negotiations\nThe meetings are being held at Lancaster House.\n\nOutlook";
+        assert_eq!(
+            paragraphs(text),
+            [
+                "Talks entered their second day on Tuesday in London, with negotiators from both sides present.",
+                "Key Developments from the London Negotiations",
+                "The meetings are being held at Lancaster House.",
+                "Outlook"
+            ]
+        );
     }
 
     #[test]
