@@ -238,16 +238,7 @@ impl LoggedWorker {
     }
 
     fn sigterm(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "worker did not exit within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::sigterm_and_wait(&mut self.child, Duration::from_secs(30))
     }
 }
 

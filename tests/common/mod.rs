@@ -275,16 +275,21 @@ impl Worker {
     }
 
     pub fn sigterm(&mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "worker did not exit within 60 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+        sigterm_and_wait(&mut self.child, Duration::from_secs(60))
+    }
+}
+
+/// Send SIGTERM (what Kubernetes sends) and wait for the exit, failing the test after `timeout`.
+pub fn sigterm_and_wait(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    assert!(status.success());
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
         }
+        assert!(Instant::now() < deadline, "process did not exit within {timeout:?} of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
