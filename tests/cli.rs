@@ -107,3 +107,26 @@ fn input_schema_names_the_fields() {
         assert!(schema["properties"][field].is_object(), "{field}");
     }
 }
+
+#[test]
+fn user_gazetteer_from_configuration_adds_ids_without_recompiling() {
+    let mut child = wiredesk()
+        .args(["enrich", "-"])
+        .env("WIREDESK__ENTITIES__GAZETTEERS", "config/gazetteers/example.tsv")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"{\"id\":\"g\",\"title\":\"Acme shares jump\",\"body\":\"Shares of Acme Widgets rose on Monday. Acme said sales doubled.\"}\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acme = record["entities"].as_array().unwrap().iter().find(|e| e["name"] == "Acme Widgets").expect("user entity found");
+    assert_eq!(acme["type"], "organization");
+    assert_eq!(acme["ids"]["newsroom"], "O-77");
+    assert_eq!(acme["mentions"], 3, "alias `Acme` resolves to the canonical name: {acme}");
+}
