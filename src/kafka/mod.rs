@@ -199,3 +199,28 @@ fn describe(list: &TopicPartitionList) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_is_at_least_once_and_passthrough_wins() {
+        let mut s = Settings::default();
+        s.kafka.consumer.insert("fetch_min_bytes".into(), "65536".into());
+        s.kafka.consumer.insert("session.timeout.ms".into(), "30000".into());
+        let c = consumer_config(&s).unwrap();
+        assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(c.get("enable.auto.commit"), Some("true"));
+        assert_eq!(c.get("fetch.min.bytes"), Some("65536"), "underscores from env vars become dots");
+        assert_eq!(c.get("session.timeout.ms"), Some("30000"), "pass-through is applied last");
+    }
+
+    #[test]
+    fn producer_is_idempotent_with_acks_all() {
+        let p = producer_config(&Settings::default()).unwrap();
+        assert_eq!(p.get("enable.idempotence"), Some("true"));
+        assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("compression.type"), Some("zstd"));
+    }
+}
