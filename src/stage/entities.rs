@@ -194,6 +194,9 @@ struct Doc<'a> {
     gaz_cover: Vec<bool>,
     lower_seen: HashSet<u64>,
     cap_mid: HashSet<u64>,
+    /// Capitalised words seen right before or after another capitalised word ("Marrow" in
+    /// "Marrow Logistics"), i.e. used inside a multi-word name.
+    cap_pair: HashSet<u64>,
     mentions: Vec<Mention>,
 }
 
@@ -234,7 +237,7 @@ impl EntityStage {
             ),
             geo_heads: set(
                 "gulf bay strait isle sea cape lake mount river city province region \
-                county district islands plains straits coast republic kingdom state museum",
+                county district islands plains straits coast republic kingdom state museum gallery",
             ),
             determiners: set("the a an this that these those our my his her their its"),
             pronouns: set("we i it he she they you"),
@@ -262,7 +265,8 @@ impl EntityStage {
             person_nouns: set(
                 "official officials spokesman spokeswoman spokesperson head member members \
                 employee employees worker workers boss chief executive founder director \
-                manager analyst economist lawyer adviser advisor researcher",
+                manager analyst economist lawyer adviser advisor researcher shareholders \
+                investors customers staff executives",
             ),
         };
         Ok(Self {
@@ -300,6 +304,7 @@ impl EntityStage {
             gaz_cover: Vec::new(),
             lower_seen: HashSet::new(),
             cap_mid: HashSet::new(),
+            cap_pair: HashSet::new(),
             mentions: Vec::new(),
         };
         let abbrev = |h: u64| self.w.abbrev.contains(&h);
@@ -313,6 +318,7 @@ impl EntityStage {
     fn stats(&self, d: &mut Doc) {
         let mut lower_seen = std::mem::take(&mut d.lower_seen);
         let mut cap_mid = std::mem::take(&mut d.cap_mid);
+        let mut cap_pair = std::mem::take(&mut d.cap_pair);
         for (k, t) in d.toks.iter().enumerate() {
             if !t.has(WORD) || t.has(DIGIT) {
                 continue;
@@ -322,12 +328,23 @@ impl EntityStage {
                     continue; // "Wai-ching"
                 }
                 lower_seen.insert(t.hash);
-            } else if !t.has(SENT) && !t.has(TZONE) {
-                cap_mid.insert(t.hash);
+            } else {
+                if !t.has(SENT) && !t.has(TZONE) {
+                    cap_mid.insert(t.hash);
+                }
+                if !t.has(TZONE)
+                    && !t.has(ALLCAPS)
+                    && d.toks.get(k + 1).is_some_and(|x| {
+                        x.has(WORD) && x.has(CAP) && x.has(SPACE) && !x.has(DIGIT) && !x.has(SENT)
+                    })
+                {
+                    cap_pair.insert(t.hash);
+                }
             }
         }
         d.lower_seen = lower_seen;
         d.cap_mid = cap_mid;
+        d.cap_pair = cap_pair;
     }
 
     fn match_gazetteers(&self, d: &mut Doc) {
@@ -731,7 +748,12 @@ impl EntityStage {
             if !known
                 && (self.w.common.contains(&h)
                     || d.lower_seen.contains(&h)
-                    || (b - a == 1 && !d.toks[a].has(ALLCAPS) && !self.w.titles.contains(&h)))
+                    || (b - a == 1
+                        && !d.toks[a].has(ALLCAPS)
+                        && !self.w.titles.contains(&h)
+                        // "Marrow said" after "Marrow Logistics"; "Quorvi, the developer"
+                        && !d.cap_pair.contains(&h)
+                        && !self.org_apposition(d, a, b)))
             {
                 a += 1;
                 while a < b && !self.is_name_tok(d, a) {
@@ -804,13 +826,22 @@ impl EntityStage {
                 return;
             }
         }
-        // "University of X", "Gulf of X"
+        // "University of X", "Gulf of X", "National Gallery of Art", "Institute for X",
+        // "Council on X": the head word before the first connector types the name.
         if n_words >= 2
-            && a + 1 < b
-            && d.toks[a + 1].hash == self.h_of
-            && self.w.of_heads.contains(&d.toks[a].hash)
+            && let Some(k) = (a + 1..b.saturating_sub(1)).find(|&k| {
+                let t = d.toks[k];
+                t.has(WORD) && !t.has(CAP) && !self.w.particles.contains(&t.hash)
+            })
+            && {
+                let (c, h) = (d.toks[k].hash, d.toks[k - 1].hash);
+                (c == self.h_of && self.w.of_heads.contains(&h))
+                    || (c == self.h_for && self.w.for_heads.contains(&h))
+                    || (c == self.h_on && self.w.on_heads.contains(&h))
+            }
+            && !d.gaz_cover[k - 1]
         {
-            let kind = if self.w.geo_heads.contains(&d.toks[a].hash) {
+            let kind = if self.w.geo_heads.contains(&d.toks[k - 1].hash) {
                 EntityKind::Location
             } else {
                 EntityKind::Organization
@@ -1090,6 +1121,7 @@ impl EntityStage {
                 self.w.common.contains(&t.hash)
                     || self.w.said.contains(&t.hash)
                     || self.w.titles.contains(&t.hash)
+                    || self.w.person_nouns.contains(&t.hash)
             }
         }
     }
