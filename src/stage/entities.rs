@@ -840,6 +840,9 @@ impl EntityStage {
                     || (c == self.h_on && self.w.on_heads.contains(&h))
             }
             && !d.gaz_cover[k - 1]
+            // "Colorado State University of the US": a country after an inner head is not
+            // part of the name.
+            && (k == a + 1 || !self.country_at(d, k + 1, b))
         {
             let kind = if self.w.geo_heads.contains(&d.toks[k - 1].hash) {
                 EntityKind::Location
@@ -1124,6 +1127,17 @@ impl EntityStage {
                     || self.w.person_nouns.contains(&t.hash)
             }
         }
+    }
+
+    /// Tokens `[s, e)` (after an optional "the") are exactly one gazetteer country.
+    fn country_at(&self, d: &Doc, mut s: usize, e: usize) -> bool {
+        if s < e && d.toks[s].hash == self.h_the {
+            s += 1;
+        }
+        s < e
+            && d.gaz_at[s].is_some_and(|(ge, en)| {
+                ge as usize == e && self.gaz.entries[en as usize].country
+            })
     }
 
     /// "the island of Heligoland", "the Stockholm suburb of Solna".
