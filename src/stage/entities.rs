@@ -510,7 +510,8 @@ impl EntityStage {
                                 Some(en) => Some(self.gaz.entries[en as usize].name.clone()),
                                 None if d.toks[j + 1..e].iter().any(|t| t.has(UPZONE)) => {
                                     Some(title_case(
-                                        &d.text[d.toks[j + 1].bs as usize..d.toks[e - 1].be as usize],
+                                        &d.text
+                                            [d.toks[j + 1].bs as usize..d.toks[e - 1].be as usize],
                                     ))
                                 }
                                 None => None,
@@ -1007,9 +1008,8 @@ impl EntityStage {
                 && !everyday
             {
                 (EntityKind::Person, Strength::Cue)
-            } else if prev_adj.is_some_and(|p| {
-                !p.has(CAP) && self.w.loc_prep.contains(&p.hash)
-            }) || self.place_of(d, a)
+            } else if prev_adj.is_some_and(|p| !p.has(CAP) && self.w.loc_prep.contains(&p.hash))
+                || self.place_of(d, a)
                 || (n_words == 1
                     && !everyday
                     && !self.w.first_names.contains(&first.hash)
@@ -1069,8 +1069,10 @@ impl EntityStage {
         }
         if b + 2 < n && self.is_punct(d, b, ",") {
             let det = d.toks[b + 1];
-            if !(det.has(WORD) && (det.hash == self.h_the || self.text_of(d, b + 1) == "a"
-                || self.text_of(d, b + 1) == "an"))
+            if !(det.has(WORD)
+                && (det.hash == self.h_the
+                    || self.text_of(d, b + 1) == "a"
+                    || self.text_of(d, b + 1) == "an"))
             {
                 return false;
             }
@@ -1103,7 +1105,9 @@ impl EntityStage {
                         }
                     };
                 }
-                if !t.has(CAP) && (self.w.titles.contains(&t.hash) || self.w.person_nouns.contains(&t.hash)) {
+                if !t.has(CAP)
+                    && (self.w.titles.contains(&t.hash) || self.w.person_nouns.contains(&t.hash))
+                {
                     return false;
                 }
                 k += 1;
@@ -1135,9 +1139,8 @@ impl EntityStage {
             s += 1;
         }
         s < e
-            && d.gaz_at[s].is_some_and(|(ge, en)| {
-                ge as usize == e && self.gaz.entries[en as usize].country
-            })
+            && d.gaz_at[s]
+                .is_some_and(|(ge, en)| ge as usize == e && self.gaz.entries[en as usize].country)
     }
 
     /// "the island of Heligoland", "the Stockholm suburb of Solna".

@@ -326,12 +326,18 @@ const WIRE_CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
     ),
     (
         "LIMA (Andes Press Service) - Rain fell on Lima for a third day.",
-        &[("Andes Press Service", Organization, 1), ("Lima", Location, 2)],
+        &[
+            ("Andes Press Service", Organization, 1),
+            ("Lima", Location, 2),
+        ],
         &[],
     ),
     (
         "CAIRO (AP) - Talks resumed.",
-        &[("Associated Press", Organization, 1), ("Cairo", Location, 1)],
+        &[
+            ("Associated Press", Organization, 1),
+            ("Cairo", Location, 1),
+        ],
         &[],
     ),
     // Business and public-body head nouns.
@@ -347,10 +353,7 @@ const WIRE_CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
     // Compass word + unknown name is a region.
     (
         "Floods hit South Varanta and Morvel East after days of rain.",
-        &[
-            ("South Varanta", Location, 1),
-            ("Morvel East", Location, 1),
-        ],
+        &[("South Varanta", Location, 1), ("Morvel East", Location, 1)],
         &[],
     ),
     // Organization cues: noun before the name, apposition after it.
