@@ -132,6 +132,16 @@ struct WordSets {
     pronouns: HashSet<u64>,
     first_names: HashSet<u64>,
     hyphen_stop: HashSet<u64>,
+    compass: HashSet<u64>,
+    org_nouns: HashSet<u64>,
+    place_of: HashSet<u64>,
+    not_acronyms: HashSet<u64>,
+    /// Heads joined to a following name by "for" ("International Organization for Migration").
+    for_heads: HashSet<u64>,
+    /// Heads joined to a following name by "on" ("Council on Foreign Relations").
+    on_heads: HashSet<u64>,
+    /// Nouns for people that make an apposition describe a person, not an organization.
+    person_nouns: HashSet<u64>,
 }
 
 fn set(words: &str) -> HashSet<u64> {
@@ -147,6 +157,8 @@ pub struct EntityStage {
     h_the: u64,
     h_and: u64,
     h_who: u64,
+    h_for: u64,
+    h_on: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -182,6 +194,9 @@ struct Doc<'a> {
     gaz_cover: Vec<bool>,
     lower_seen: HashSet<u64>,
     cap_mid: HashSet<u64>,
+    /// Capitalised words seen right before or after another capitalised word ("Marrow" in
+    /// "Marrow Logistics"), i.e. used inside a multi-word name.
+    cap_pair: HashSet<u64>,
     mentions: Vec<Mention>,
 }
 
@@ -222,7 +237,7 @@ impl EntityStage {
             ),
             geo_heads: set(
                 "gulf bay strait isle sea cape lake mount river city province region \
-                county district islands plains straits coast republic kingdom state museum",
+                county district islands plains straits coast republic kingdom state museum gallery",
             ),
             determiners: set("the a an this that these those our my his her their its"),
             pronouns: set("we i it he she they you"),
@@ -236,6 +251,23 @@ impl EntityStage {
                 "based led born owned backed made style like era wide bound linked related run \
                 funded type class level area friendly free focused oriented controlled sponsored",
             ),
+            compass: set(words::COMPASS),
+            org_nouns: set(words::ORG_NOUNS),
+            place_of: set(words::PLACE_OF),
+            not_acronyms: set(words::NOT_ACRONYMS),
+            for_heads: set(
+                "agency centre center institute organization organisation office party alliance \
+                coalition campaign council foundation society bank fund association union \
+                movement commission committee ministry federation league network trust \
+                partnership forum school college academy authority board",
+            ),
+            on_heads: set("council committee commission conference panel"),
+            person_nouns: set(
+                "official officials spokesman spokeswoman spokesperson head member members \
+                employee employees worker workers boss chief executive founder director \
+                manager analyst economist lawyer adviser advisor researcher shareholders \
+                investors customers staff executives",
+            ),
         };
         Ok(Self {
             settings: settings.clone(),
@@ -245,6 +277,8 @@ impl EntityStage {
             h_the: hash_lower("the"),
             h_and: hash_lower("and"),
             h_who: hash_lower("who"),
+            h_for: hash_lower("for"),
+            h_on: hash_lower("on"),
         })
     }
 
@@ -270,6 +304,7 @@ impl EntityStage {
             gaz_cover: Vec::new(),
             lower_seen: HashSet::new(),
             cap_mid: HashSet::new(),
+            cap_pair: HashSet::new(),
             mentions: Vec::new(),
         };
         let abbrev = |h: u64| self.w.abbrev.contains(&h);
@@ -283,6 +318,7 @@ impl EntityStage {
     fn stats(&self, d: &mut Doc) {
         let mut lower_seen = std::mem::take(&mut d.lower_seen);
         let mut cap_mid = std::mem::take(&mut d.cap_mid);
+        let mut cap_pair = std::mem::take(&mut d.cap_pair);
         for (k, t) in d.toks.iter().enumerate() {
             if !t.has(WORD) || t.has(DIGIT) {
                 continue;
@@ -292,12 +328,23 @@ impl EntityStage {
                     continue; // "Wai-ching"
                 }
                 lower_seen.insert(t.hash);
-            } else if !t.has(SENT) && !t.has(TZONE) {
-                cap_mid.insert(t.hash);
+            } else {
+                if !t.has(SENT) && !t.has(TZONE) {
+                    cap_mid.insert(t.hash);
+                }
+                if !t.has(TZONE)
+                    && !t.has(ALLCAPS)
+                    && d.toks.get(k + 1).is_some_and(|x| {
+                        x.has(WORD) && x.has(CAP) && x.has(SPACE) && !x.has(DIGIT) && !x.has(SENT)
+                    })
+                {
+                    cap_pair.insert(t.hash);
+                }
             }
         }
         d.lower_seen = lower_seen;
         d.cap_mid = cap_mid;
+        d.cap_pair = cap_pair;
     }
 
     fn match_gazetteers(&self, d: &mut Doc) {
@@ -409,39 +456,78 @@ impl EntityStage {
                 && !d.toks[i].has(UPZONE)
                 && !d.toks[i].has(HEAD)
             {
+                // One or more cities separated by "/" ("GENEVA/WASHINGTON").
+                let mut segs = [(0usize, 0usize); 4];
+                let mut nseg = 0;
+                let mut s = i;
                 let mut j = i;
-                while j < n && d.toks[j].has(ALLCAPS) && (j == i || d.toks[j].has(SPACE)) {
-                    j += 1;
+                loop {
+                    while j < n && d.toks[j].has(ALLCAPS) && (j == s || d.toks[j].has(SPACE)) {
+                        j += 1;
+                    }
+                    if j > s && nseg < segs.len() {
+                        segs[nseg] = (s, j);
+                        nseg += 1;
+                    }
+                    if j + 1 < n
+                        && self.is_punct(d, j, "/")
+                        && d.toks[j + 1].has(ALLCAPS)
+                        && !d.toks[j + 1].has(DIGIT)
+                    {
+                        s = j + 1;
+                        j = s;
+                        continue;
+                    }
+                    break;
                 }
                 if j < n
                     && ["(", ",", "-", "\u{2014}", "\u{2013}"]
                         .iter()
                         .any(|p| self.is_punct(d, j, p))
                 {
-                    let (entry, canon) = match d.gaz_at[i] {
-                        Some((e, entry)) if e as usize == j => (
-                            Some(entry),
-                            Some(self.gaz.entries[entry as usize].name.clone()),
-                        ),
-                        _ => (
-                            None,
-                            Some(title_case(
-                                &d.text[d.toks[i].bs as usize..d.toks[j - 1].be as usize],
-                            )),
-                        ),
-                    };
-                    let kind = entry
-                        .map(|e| self.gaz.entries[e as usize].kind)
-                        .unwrap_or(EntityKind::Location);
-                    d.mentions.push(Mention {
-                        t0: i as u32,
-                        t1: j as u32,
-                        kind,
-                        strength: Strength::Cue,
-                        entry,
-                        canon,
-                    });
-                    i = j;
+                    for &(s, e) in &segs[..nseg] {
+                        self.push_dateline_city(d, s, e);
+                    }
+                    // "(Reuters)", "(Meridian Wire)": the news agency.
+                    let mut next = j;
+                    if self.is_punct(d, j, "(") {
+                        let mut e = j + 1;
+                        while e < n
+                            && e < j + 8
+                            && (self.is_name_tok(d, e)
+                                || ["&", ".", "-"].iter().any(|p| self.is_punct(d, e, p)))
+                        {
+                            e += 1;
+                        }
+                        if e > j + 1 && e < n && self.is_punct(d, e, ")") {
+                            let entry = d.gaz_at[j + 1]
+                                .filter(|&(ge, _)| ge as usize == e)
+                                .map(|(_, en)| en);
+                            let kind = entry
+                                .map(|en| self.gaz.entries[en as usize].kind)
+                                .unwrap_or(EntityKind::Organization);
+                            let canon = match entry {
+                                Some(en) => Some(self.gaz.entries[en as usize].name.clone()),
+                                None if d.toks[j + 1..e].iter().any(|t| t.has(UPZONE)) => {
+                                    Some(title_case(
+                                        &d.text
+                                            [d.toks[j + 1].bs as usize..d.toks[e - 1].be as usize],
+                                    ))
+                                }
+                                None => None,
+                            };
+                            d.mentions.push(Mention {
+                                t0: (j + 1) as u32,
+                                t1: e as u32,
+                                kind,
+                                strength: Strength::Cue,
+                                entry,
+                                canon,
+                            });
+                            next = e + 1;
+                        }
+                    }
+                    i = next;
                     continue;
                 }
             }
@@ -502,6 +588,17 @@ impl EntityStage {
                             continue;
                         }
                     }
+                    // "International Organization for Migration", "Council on Foreign Relations"
+                    if ((t.hash == self.h_for && self.w.for_heads.contains(&last.hash))
+                        || (t.hash == self.h_on && self.w.on_heads.contains(&last.hash)))
+                        && last.has(CAP)
+                        && next_name
+                        && !self.w.never.contains(&d.toks[b + 1].hash)
+                    {
+                        has_of = true;
+                        b += 1;
+                        continue;
+                    }
                     if t.hash == self.h_and && has_of && next_name && {
                         // not when a second organization follows ("... and Kestrel Systems Inc")
                         let mut k = b + 1;
@@ -560,6 +657,31 @@ impl EntityStage {
             }
             i = b.max(a + 1);
         }
+    }
+
+    /// One city of a dateline ("WASHINGTON" -> Washington): the gazetteer entry if any
+    /// (upper-case lookup), else a title-cased location.
+    fn push_dateline_city(&self, d: &mut Doc, s: usize, e: usize) {
+        let surface = &d.text[d.toks[s].bs as usize..d.toks[e - 1].be as usize];
+        let entry = match d.gaz_at[s] {
+            Some((ge, en)) if ge as usize == e => Some(en),
+            _ => self.gaz.upper.get(surface).copied(),
+        };
+        let (kind, canon) = match entry {
+            Some(en) => {
+                let g = &self.gaz.entries[en as usize];
+                (g.kind, Some(g.name.clone()))
+            }
+            None => (EntityKind::Location, Some(title_case(surface))),
+        };
+        d.mentions.push(Mention {
+            t0: s as u32,
+            t1: e as u32,
+            kind,
+            strength: Strength::Cue,
+            entry,
+            canon,
+        });
     }
 
     fn reliable(&self, d: &Doc, k: usize) -> bool {
@@ -627,7 +749,12 @@ impl EntityStage {
             if !known
                 && (self.w.common.contains(&h)
                     || d.lower_seen.contains(&h)
-                    || (b - a == 1 && !d.toks[a].has(ALLCAPS) && !self.w.titles.contains(&h)))
+                    || (b - a == 1
+                        && !d.toks[a].has(ALLCAPS)
+                        && !self.w.titles.contains(&h)
+                        // "Marrow said" after "Marrow Logistics"; "Quorvi, the developer"
+                        && !d.cap_pair.contains(&h)
+                        && !self.org_apposition(d, a, b)))
             {
                 a += 1;
                 while a < b && !self.is_name_tok(d, a) {
@@ -700,13 +827,25 @@ impl EntityStage {
                 return;
             }
         }
-        // "University of X", "Gulf of X"
+        // "University of X", "Gulf of X", "National Gallery of Art", "Institute for X",
+        // "Council on X": the head word before the first connector types the name.
         if n_words >= 2
-            && a + 1 < b
-            && d.toks[a + 1].hash == self.h_of
-            && self.w.of_heads.contains(&d.toks[a].hash)
+            && let Some(k) = (a + 1..b.saturating_sub(1)).find(|&k| {
+                let t = d.toks[k];
+                t.has(WORD) && !t.has(CAP) && !self.w.particles.contains(&t.hash)
+            })
+            && {
+                let (c, h) = (d.toks[k].hash, d.toks[k - 1].hash);
+                (c == self.h_of && self.w.of_heads.contains(&h))
+                    || (c == self.h_for && self.w.for_heads.contains(&h))
+                    || (c == self.h_on && self.w.on_heads.contains(&h))
+            }
+            && !d.gaz_cover[k - 1]
+            // "Colorado State University of the US": a country after an inner head is not
+            // part of the name.
+            && (k == a + 1 || !self.country_at(d, k + 1, b))
         {
-            let kind = if self.w.geo_heads.contains(&d.toks[a].hash) {
+            let kind = if self.w.geo_heads.contains(&d.toks[k - 1].hash) {
                 EntityKind::Location
             } else {
                 EntityKind::Organization
@@ -840,20 +979,50 @@ impl EntityStage {
             .find(|&k| d.toks[k].has(WORD))
             .map(|k| d.toks[k]);
         let all_caps_acr = n_words == 1 && first.has(ALLCAPS) && first.ce - first.cs <= 6;
+        // Abbreviations that are not entities ("AI", "CEO", "EV") and shouted everyday words
+        // ("HUGE", "UNLESS").
+        if n_words == 1
+            && first.has(ALLCAPS)
+            && (self.w.not_acronyms.contains(&first.hash)
+                || self.w.common.contains(&first.hash)
+                || d.lower_seen.contains(&first.hash))
+        {
+            return;
+        }
+        // A single everyday word (also written in lower case here) is only a name with a
+        // title before it ("Migration urged" is not a person).
+        let everyday = n_words == 1
+            && (self.w.common.contains(&first.hash) || d.lower_seen.contains(&first.hash));
+        let prev_adj = prev.filter(|&k| k + 1 == a).map(|k| d.toks[k]);
+        let compass = |t: &Tok| self.w.compass.contains(&t.hash);
         let (kind, strength) =
             if prev_w.is_some_and(|p| !p.has(CAP) && self.w.titles.contains(&p.hash)) {
                 (EntityKind::Person, Strength::Cue)
             } else if all_caps_acr {
                 (EntityKind::Organization, Strength::Default)
+            } else if !prefix && self.org_apposition(d, a, b) {
+                (EntityKind::Organization, Strength::Cue)
             } else if next_w.is_some_and(|t| {
                 !t.has(CAP) && (self.w.said.contains(&t.hash) || t.hash == self.h_who)
             }) && !prefix
+                && !everyday
             {
                 (EntityKind::Person, Strength::Cue)
-            } else if prev.is_some_and(|k| {
-                k + 1 == a && !d.toks[k].has(CAP) && self.w.loc_prep.contains(&d.toks[k].hash)
-            }) {
+            } else if prev_adj.is_some_and(|p| !p.has(CAP) && self.w.loc_prep.contains(&p.hash))
+                || self.place_of(d, a)
+                || (n_words == 1
+                    && !everyday
+                    && !self.w.first_names.contains(&first.hash)
+                    && self.after_location(d, a))
+            {
                 (EntityKind::Location, Strength::Cue)
+            } else if n_words == 2
+                && !prefix
+                && d.toks[a..b].iter().all(|t| t.has(WORD) && !t.has(DIGIT))
+                && (compass(&d.toks[a]) ^ compass(&d.toks[b - 1]))
+            {
+                // "North Darfur", "Rukum West"
+                (EntityKind::Location, Strength::Default)
             } else if prefix {
                 (EntityKind::Organization, Strength::Default)
             } else if (2..=4).contains(&n_words)
@@ -885,6 +1054,114 @@ impl EntityStage {
                 (EntityKind::Other, Strength::Weak)
             };
         self.push(d, a, b, kind, strength);
+    }
+
+    /// Organization cue around an unknown name: an organization noun right before it ("the EU
+    /// border agency Frontex", "campaign group Digital Rights Watch") or an apposition after
+    /// it that ends in one ("Nordlys Energi, the Danish developer").
+    fn org_apposition(&self, d: &Doc, a: usize, b: usize) -> bool {
+        let n = d.toks.len();
+        if a > 0 {
+            let p = d.toks[a - 1];
+            if p.has(WORD) && !p.has(CAP) && self.w.org_nouns.contains(&p.hash) {
+                return true;
+            }
+        }
+        if b + 2 < n && self.is_punct(d, b, ",") {
+            let det = d.toks[b + 1];
+            if !(det.has(WORD)
+                && (det.hash == self.h_the
+                    || self.text_of(d, b + 1) == "a"
+                    || self.text_of(d, b + 1) == "an"))
+            {
+                return false;
+            }
+            let mut k = b + 2;
+            while k < n && k < b + 8 {
+                let t = d.toks[k];
+                if !t.has(WORD) {
+                    let txt = self.text_of(d, k);
+                    if txt == "-" || txt == "'s" || txt == "\u{2019}s" {
+                        k += 1;
+                        continue;
+                    }
+                    return false;
+                }
+                if !t.has(CAP) && self.w.org_nouns.contains(&t.hash) {
+                    // the noun must end the phrase ("the company's chief executive" is a person)
+                    let nx = d.toks.get(k + 1);
+                    return match nx {
+                        None => true,
+                        Some(x) if !x.has(WORD) => {
+                            let txt = self.text_of(d, k + 1);
+                            txt != "'s" && txt != "\u{2019}s" && txt != "-"
+                        }
+                        Some(x) => {
+                            !x.has(CAP)
+                                && x.hash != self.h_of
+                                && !self.w.person_nouns.contains(&x.hash)
+                                && !self.w.titles.contains(&x.hash)
+                                && !self.w.org_nouns.contains(&x.hash)
+                        }
+                    };
+                }
+                if !t.has(CAP)
+                    && (self.w.titles.contains(&t.hash) || self.w.person_nouns.contains(&t.hash))
+                {
+                    return false;
+                }
+                k += 1;
+            }
+        }
+        false
+    }
+
+    /// The word after a one-word mention ending before token `k` does not make it a modifier
+    /// ("Halvorsen said", "Halvorsen's stock", "advised Halvorsen," but not "Paralympic
+    /// athletes").
+    fn used_as_noun(&self, d: &Doc, k: usize) -> bool {
+        match d.toks.get(k) {
+            None => true,
+            Some(t) if !t.has(WORD) => true,
+            Some(t) if t.has(CAP) => false,
+            Some(t) => {
+                self.w.common.contains(&t.hash)
+                    || self.w.said.contains(&t.hash)
+                    || self.w.titles.contains(&t.hash)
+                    || self.w.person_nouns.contains(&t.hash)
+            }
+        }
+    }
+
+    /// Tokens `[s, e)` (after an optional "the") are exactly one gazetteer country.
+    fn country_at(&self, d: &Doc, mut s: usize, e: usize) -> bool {
+        if s < e && d.toks[s].hash == self.h_the {
+            s += 1;
+        }
+        s < e
+            && d.gaz_at[s]
+                .is_some_and(|(ge, en)| ge as usize == e && self.gaz.entries[en as usize].country)
+    }
+
+    /// "the island of Heligoland", "the Stockholm suburb of Solna".
+    fn place_of(&self, d: &Doc, a: usize) -> bool {
+        a >= 2
+            && d.toks[a - 1].hash == self.h_of
+            && !d.toks[a - 1].has(CAP)
+            && !d.toks[a - 2].has(CAP)
+            && self.w.place_of.contains(&d.toks[a - 2].hash)
+    }
+
+    /// "in Darfur and Kordofan": a name coordinated with a location found just before.
+    fn after_location(&self, d: &Doc, a: usize) -> bool {
+        a >= 2
+            && (d.toks[a - 1].hash == self.h_and || self.text_of(d, a - 1) == "or")
+            && !d.toks[a - 1].has(CAP)
+            && d.mentions.last().is_some_and(|m| {
+                m.t1 as usize == a - 1
+                    && m.kind == EntityKind::Location
+                    && m.strength >= Strength::Cue
+            })
     }
 
     fn push_gaz(&self, d: &mut Doc, mut a: usize, b: usize, entry: u32) {
@@ -957,6 +1234,7 @@ impl EntityStage {
         // Surname -> full person name (from multi-word person mentions).
         let mut surname: HashMap<u64, usize> = HashMap::new();
         let mut acronym: HashMap<u64, usize> = HashMap::new();
+        let mut org_first: HashMap<u64, usize> = HashMap::new();
         for (idx, m) in d.mentions.iter().enumerate() {
             let words = (m.t0..m.t1)
                 .filter(|&k| d.toks[k as usize].has(WORD))
@@ -964,6 +1242,27 @@ impl EntityStage {
             if m.kind == EntityKind::Person && words >= 2 && m.strength >= Strength::Default {
                 let last = self.last_word(&d, m.t0 as usize, m.t1 as usize);
                 surname.entry(d.toks[last].hash).or_insert(idx);
+            }
+            // "Halvorsen Logistics" -> later "Halvorsen"
+            if m.kind == EntityKind::Organization
+                && words >= 2
+                && m.entry.is_none()
+                && m.strength >= Strength::Cue
+            {
+                let f = d.toks[m.t0 as usize];
+                if f.has(WORD)
+                    && f.has(CAP)
+                    && !f.has(ALLCAPS)
+                    && !d.gaz_cover[m.t0 as usize]
+                    && !self.w.common.contains(&f.hash)
+                    && !self.w.role_domains.contains(&f.hash)
+                    && !self.w.titles.contains(&f.hash)
+                    && !self.w.compass.contains(&f.hash)
+                    && !self.w.org_suffix.contains(&f.hash)
+                    && !d.lower_seen.contains(&f.hash)
+                {
+                    org_first.entry(f.hash).or_insert(idx);
+                }
             }
             // "World Trade Organization (WTO)"
             let t1 = m.t1 as usize;
@@ -1004,6 +1303,20 @@ impl EntityStage {
                     resolved[p].0.clone(),
                     EntityKind::Person,
                     Strength::Cue.max(m.strength),
+                    None,
+                );
+                continue;
+            }
+            if m.entry.is_none()
+                && m.strength <= Strength::Cue
+                && let Some(&p) = org_first.get(&h)
+                && p != idx
+                && self.used_as_noun(&d, m.t1 as usize)
+            {
+                resolved[idx] = (
+                    resolved[p].0.clone(),
+                    EntityKind::Organization,
+                    Strength::Cue,
                     None,
                 );
                 continue;

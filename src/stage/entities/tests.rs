@@ -308,3 +308,147 @@ fn stage_is_send_sync() {
     fn f<T: Send + Sync>() {}
     f::<EntityStage>();
 }
+
+/// Rules added for wire copy: datelines, organization head nouns, compass regions, appositions,
+/// place cues, acronym stop list, organization short forms, curated single-word bodies.
+/// (text, must contain (name, kind, mentions or 0 = any), must not contain names)
+#[allow(clippy::type_complexity)]
+const WIRE_CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
+    // Dateline agency in parentheses is an organization; slash-separated cities are places.
+    (
+        "OSLO/BERLIN (Northgate Newswire) - Ministers met on Tuesday.",
+        &[
+            ("Oslo", Location, 1),
+            ("Berlin", Location, 1),
+            ("Northgate Newswire", Organization, 1),
+        ],
+        &["BERLIN", "OSLO/BERLIN"],
+    ),
+    (
+        "LIMA (Andes Press Service) - Rain fell on Lima for a third day.",
+        &[
+            ("Andes Press Service", Organization, 1),
+            ("Lima", Location, 2),
+        ],
+        &[],
+    ),
+    (
+        "CAIRO (AP) - Talks resumed.",
+        &[
+            ("Associated Press", Organization, 1),
+            ("Cairo", Location, 1),
+        ],
+        &[],
+    ),
+    // Business and public-body head nouns.
+    (
+        "Shares in Torvik Shipping rose after Kallberg Freight cut prices, the Coastal Survey reported.",
+        &[
+            ("Torvik Shipping", Organization, 1),
+            ("Kallberg Freight", Organization, 1),
+            ("Coastal Survey", Organization, 1),
+        ],
+        &[],
+    ),
+    // Compass word + unknown name is a region.
+    (
+        "Floods hit South Varanta and Morvel East after days of rain.",
+        &[("South Varanta", Location, 1), ("Morvel East", Location, 1)],
+        &[],
+    ),
+    // Organization cues: noun before the name, apposition after it.
+    (
+        "The data came from the regional watchdog Veltara. Quorvi, the Finnish developer behind the plan, declined to comment.",
+        &[("Veltara", Organization, 1), ("Quorvi", Organization, 1)],
+        &[],
+    ),
+    // ... but not when the apposition describes a person or is partitive.
+    (
+        "Dorsin Malek, the company's chief executive, spoke. Brintos Vale, the group of islands, is remote.",
+        &[("Dorsin Malek", Person, 1)],
+        &[],
+    ),
+    // Place cues: "the island of X", "suburb of X", coordination with a place.
+    (
+        "Ferries reached the island of Skarnholm. Voters in the Oslo suburb of Brevik queued. Fighting spread in Darfur and Qarmeh.",
+        &[
+            ("Skarnholm", Location, 1),
+            ("Brevik", Location, 1),
+            ("Qarmeh", Location, 1),
+        ],
+        &[],
+    ),
+    // Acronyms that are not entities; shouted everyday words.
+    (
+        "The AI boom lifted GDP, and EV sales rose as the CEO said it was BIG news.",
+        &[],
+        &["AI", "GDP", "EV", "CEO", "BIG"],
+    ),
+    // A capitalised common noun with a speech verb is not a person.
+    (
+        "Officials discussed migration policy. Migration urged caution, the report said.",
+        &[],
+        &["Migration"],
+    ),
+    // "for" / "on" inside organization names.
+    (
+        "The Institute for Coastal Studies and the Council on Arctic Affairs issued a joint report.",
+        &[
+            ("Institute for Coastal Studies", Organization, 1),
+            ("Council on Arctic Affairs", Organization, 1),
+        ],
+        &["Coastal Studies", "Arctic Affairs"],
+    ),
+    // Short forms of organizations resolve to the full name.
+    (
+        "Marrow Logistics agreed to buy Pellin Freight. Marrow said the deal would close in May, and Pellin shareholders approved it.",
+        &[
+            ("Marrow Logistics", Organization, 2),
+            ("Pellin Freight", Organization, 2),
+        ],
+        &["Marrow", "Pellin"],
+    ),
+    // Curated single-word bodies and venues.
+    (
+        "Lawmakers in the Riksdag and the Storting cited Eurostat and Frontex figures. Play resumed on Centre Court.",
+        &[
+            ("Riksdag", Organization, 1),
+            ("Storting", Organization, 1),
+            ("Eurostat", Organization, 1),
+            ("Frontex", Organization, 1),
+            ("Centre Court", Location, 1),
+        ],
+        &[],
+    ),
+];
+
+#[test]
+fn wire_rules_table() {
+    let s = stage();
+    let mut failures = Vec::new();
+    for (text, want, not) in WIRE_CASES {
+        let es = run(&s, text);
+        for (name, kind, mentions) in *want {
+            match es.iter().find(|e| e.name == *name) {
+                None => failures.push(format!("{text:?}: missing {name}; got {es:?}")),
+                Some(e) => {
+                    if e.kind != *kind {
+                        failures.push(format!("{text:?}: {name} is {:?}, want {kind:?}", e.kind));
+                    }
+                    if *mentions > 0 && e.mentions != *mentions {
+                        failures.push(format!(
+                            "{text:?}: {name} has {} mentions, want {mentions}",
+                            e.mentions
+                        ));
+                    }
+                }
+            }
+        }
+        for name in *not {
+            if es.iter().any(|e| e.name == *name) {
+                failures.push(format!("{text:?}: unexpected {name}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -44,7 +44,41 @@ pub const ORG_SUFFIX: &str = "inc inc. corp corp. corporation co co. company com
     movement front organization organisation society foundation institution club fc cf afc \
     united team squad orchestra band choir church diocese order trust \
     hospital clinic council commission bar exchange reserve authority \
-    consortium cooperative co-op network project initiative programme program lab";
+    consortium cooperative co-op network project initiative programme program lab \
+    logistics freight shipping cargo express airline lines foods food beverages brands retail \
+    stores supermarkets industries enterprises solutions robotics biotech \
+    therapeutics biosciences semiconductor semiconductors electronics chemicals materials \
+    utilities telecoms wire wires survey observatory directorate secretariat inspectorate \
+    brothers bros associates consulting advisors advisers";
+
+/// Compass and position words that, with an unknown name, make a region ("North Darfur",
+/// "Rukum West", "Upper Nile").
+pub const COMPASS: &str = "north south east west northern southern eastern western central \
+    upper lower northeast northwest southeast southwest north-east north-west south-east \
+    south-west";
+
+/// Lower-case nouns that, right before a name or in an apposition after it, mark an
+/// organization ("the EU border agency Frontex", "Nordlys Energi, the Danish developer").
+pub const ORG_NOUNS: &str = "agency company firm group organization organisation regulator \
+    watchdog bank lender insurer carrier airline operator developer maker manufacturer \
+    producer retailer broadcaster newspaper publisher party union charity ministry startup \
+    start-up consortium conglomerate subsidiary office authority body parliament exchange \
+    automaker carmaker chipmaker miner utility brokerage broker outlet network insurer \
+    institute university council commission committee militia movement coalition \
+    alliance association federation club team league band";
+
+/// Lower-case nouns that, before "of" + an unknown name, make it a place ("the island of
+/// Heligoland", "the Stockholm suburb of Solna").
+pub const PLACE_OF: &str = "island islands city town village suburb province region state \
+    district county port municipality prefecture commune enclave outskirts neighbourhood \
+    neighborhood area republic kingdom emirate";
+
+/// Upper-case abbreviations that are not named entities ("AI", "CEO", "GDP", "EV").
+pub const NOT_ACRONYMS: &str = "ai ceo cfo coo cto cio gdp gnp gni ev evs ipo ipos cpi pmi vat \
+    tv pc pcs dna rna hiv usb led lcd lng lpg ngo ngos pr hr vip vips faq faqs id ids q&a phd \
+    mba suv suvs gps api apis url urls html xml pdf iq pov ok am pm fm ad bc ce bce ppe \
+    icu er mri ceos esg etf etfs m&a r&d diy asap fyi lol omg tbd eta rsvp dj mc ufo ufos \
+    gmo gmos co2 ghg ac dc ai's ceo's covid sms mp3 4g 5g wifi vr ar crm saas b2b";
 
 /// Words that end place names ("Lancaster House", "Hudson River").
 pub const LOC_SUFFIX: &str = "street st road rd avenue ave boulevard blvd lane drive square \
@@ -57,7 +91,7 @@ pub const LOC_SUFFIX: &str = "street st road rd avenue ave boulevard blvd lane d
     memorial monument museum gallery abbey centre center chapel fort citadel quarter republic kingdom emirate oblast";
 
 /// Words that head organization names when followed by "of" ("University of Sheffield").
-pub const OF_HEADS: &str = "university college institute school academy ministry department bank \
+pub const OF_HEADS: &str = "gallery university college institute school academy ministry department bank \
     church museum council commission committee board office court chamber federation \
     association union league society republic kingdom gulf bay strait isle sea cape duke \
     prince princess bureau agency centre center corporation company fund foundation trust \
