@@ -192,20 +192,8 @@ impl LoggedWorker {
     fn start(log_dir: &Path, name: &str, topics: &Topics, env: &[(String, String)]) -> LoggedWorker {
         let http_port = free_port();
         let log = log_dir.join(format!("{name}.log"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+        let mut command = common::worker_command(topics, http_port);
         command
-            .arg("run")
-            .env_remove("WIREDESK_CONFIG")
-            .env("WIREDESK__KAFKA__GROUP_ID", &topics.group)
-            .env("WIREDESK__KAFKA__SESSION_TIMEOUT_MS", "10000")
-            .env("WIREDESK__KAFKA__STATISTICS_INTERVAL_MS", "1000")
-            .env("WIREDESK__SHUTDOWN__DRAIN_TIMEOUT_MS", "8000")
-            .env("WIREDESK__TOPICS__INPUT", &topics.input)
-            .env("WIREDESK__TOPICS__OUTPUT", &topics.output)
-            .env("WIREDESK__TOPICS__DEAD_LETTER", &topics.dead_letter)
-            .env("WIREDESK__TOPICS__DUPLICATES", &topics.duplicates)
-            .env("WIREDESK__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-            .env("WIREDESK__LOG__FORMAT", "json")
             .env("RUST_LOG", "warn,wiredesk=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -219,6 +219,26 @@ impl Topics {
     }
 }
 
+/// `wiredesk run` with one test's topics and group, quick timeouts and JSON logs; the caller adds
+/// the brokers, log level and output handling.
+pub fn worker_command(topics: &Topics, http_port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+    command
+        .arg("run")
+        .env_remove("WIREDESK_CONFIG")
+        .env("WIREDESK__KAFKA__GROUP_ID", &topics.group)
+        .env("WIREDESK__KAFKA__SESSION_TIMEOUT_MS", "10000")
+        .env("WIREDESK__KAFKA__STATISTICS_INTERVAL_MS", "1000")
+        .env("WIREDESK__SHUTDOWN__DRAIN_TIMEOUT_MS", "8000")
+        .env("WIREDESK__TOPICS__INPUT", &topics.input)
+        .env("WIREDESK__TOPICS__OUTPUT", &topics.output)
+        .env("WIREDESK__TOPICS__DEAD_LETTER", &topics.dead_letter)
+        .env("WIREDESK__TOPICS__DUPLICATES", &topics.duplicates)
+        .env("WIREDESK__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .env("WIREDESK__LOG__FORMAT", "json");
+    command
+}
+
 /// The worker binary as a child process.
 pub struct Worker {
     pub child: Child,
@@ -229,21 +249,9 @@ impl Worker {
     /// Start `wiredesk run` against `topics`, with extra `WIREDESK__…` variables.
     pub fn start(brokers: &str, topics: &Topics, extra_env: &[(&str, String)]) -> Worker {
         let http_port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
+        let mut command = worker_command(topics, http_port);
         command
-            .arg("run")
-            .env_remove("WIREDESK_CONFIG")
             .env("WIREDESK__KAFKA__BROKERS", brokers)
-            .env("WIREDESK__KAFKA__GROUP_ID", &topics.group)
-            .env("WIREDESK__KAFKA__SESSION_TIMEOUT_MS", "10000")
-            .env("WIREDESK__KAFKA__STATISTICS_INTERVAL_MS", "1000")
-            .env("WIREDESK__SHUTDOWN__DRAIN_TIMEOUT_MS", "8000")
-            .env("WIREDESK__TOPICS__INPUT", &topics.input)
-            .env("WIREDESK__TOPICS__OUTPUT", &topics.output)
-            .env("WIREDESK__TOPICS__DEAD_LETTER", &topics.dead_letter)
-            .env("WIREDESK__TOPICS__DUPLICATES", &topics.duplicates)
-            .env("WIREDESK__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-            .env("WIREDESK__LOG__FORMAT", "json")
             .env("RUST_LOG", std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn,wiredesk=info".into()))
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
