@@ -8,8 +8,16 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     let revision = std::env::var("WIREDESK_GIT_REVISION").ok().or_else(|| {
-        let out = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let out = Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     });
-    println!("cargo:rustc-env=WIREDESK_GIT_REVISION={}", revision.unwrap_or_else(|| "unknown".into()));
+    println!(
+        "cargo:rustc-env=WIREDESK_GIT_REVISION={}",
+        revision.unwrap_or_else(|| "unknown".into())
+    );
 }

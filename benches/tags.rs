@@ -6,14 +6,20 @@ use std::hint::black_box;
 use wiredesk::stage::tags::{TagSettings, TagStage};
 
 fn articles() -> Vec<(String, usize)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gum-news/articles.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/gum-news/articles.jsonl"
+    );
     std::fs::read_to_string(path)
         .expect("tests/data/gum-news/articles.jsonl")
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let title = v["title"].as_str().unwrap();
-            (format!("{title}\n\n{}", v["body"].as_str().unwrap()), title.chars().count())
+            (
+                format!("{title}\n\n{}", v["body"].as_str().unwrap()),
+                title.chars().count(),
+            )
         })
         .collect()
 }

@@ -17,8 +17,12 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(args.len() == 5, "usage: e2e_bench BROKERS WIREDESK_BINARY ARTICLES_JSONL COUNT");
-    let (brokers, binary, corpus, count) = (&args[1], &args[2], &args[3], args[4].parse::<usize>()?);
+    anyhow::ensure!(
+        args.len() == 5,
+        "usage: e2e_bench BROKERS WIREDESK_BINARY ARTICLES_JSONL COUNT"
+    );
+    let (brokers, binary, corpus, count) =
+        (&args[1], &args[2], &args[3], args[4].parse::<usize>()?);
 
     // Real articles, each re-keyed with a unique id so dedupe and keys behave as in production.
     let mut bodies: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
@@ -29,14 +33,30 @@ async fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(!bodies.is_empty(), "no articles in {corpus}");
     let run = format!("bench-{}", std::process::id());
-    let (input, output, dlq, dup) = (format!("{run}-in"), format!("{run}-out"), format!("{run}-dlq"), format!("{run}-dup"));
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let topics = [NewTopic::new(&input, 4, TopicReplication::Fixed(1)), NewTopic::new(&output, 4, TopicReplication::Fixed(1)), NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)), NewTopic::new(&dup, 1, TopicReplication::Fixed(1))];
+    let (input, output, dlq, dup) = (
+        format!("{run}-in"),
+        format!("{run}-out"),
+        format!("{run}-dlq"),
+        format!("{run}-dup"),
+    );
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let topics = [
+        NewTopic::new(&input, 4, TopicReplication::Fixed(1)),
+        NewTopic::new(&output, 4, TopicReplication::Fixed(1)),
+        NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)),
+        NewTopic::new(&dup, 1, TopicReplication::Fixed(1)),
+    ];
     for result in admin.create_topics(&topics, &AdminOptions::new()).await? {
         result.map_err(|(t, e)| anyhow::anyhow!("creating {t}: {e}"))?;
     }
 
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", brokers).set("linger.ms", "20").set("compression.type", "lz4").create()?;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .create()?;
     let started = Instant::now();
     let mut bytes = 0usize;
     let mut pending = Vec::with_capacity(count);
@@ -64,7 +84,11 @@ async fn main() -> anyhow::Result<()> {
     for f in pending {
         f.await?.map_err(|(e, _)| e)?;
     }
-    eprintln!("produced {count} articles ({:.1} MB) in {:.1}s", bytes as f64 / 1e6, started.elapsed().as_secs_f64());
+    eprintln!(
+        "produced {count} articles ({:.1} MB) in {:.1}s",
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
 
     let mut worker = Command::new(binary)
         .arg("run")
@@ -79,15 +103,21 @@ async fn main() -> anyhow::Result<()> {
         .stdout(Stdio::null())
         .spawn()?;
     let started = Instant::now();
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
     let mut last_report = Instant::now();
     loop {
-        let total = watermarks(&consumer, &output)?.values().sum::<i64>() + watermarks(&consumer, &dlq)?.values().sum::<i64>();
+        let total = watermarks(&consumer, &output)?.values().sum::<i64>()
+            + watermarks(&consumer, &dlq)?.values().sum::<i64>();
         if total as usize >= count {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(5) {
-            eprintln!("  {total}/{count} after {:.0}s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {total}/{count} after {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
         anyhow::ensure!(worker.try_wait()?.is_none(), "worker exited early");
@@ -95,7 +125,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
     let _ = worker.wait();
     println!(
         "e2e: {count} articles in {seconds:.2}s = {:.0} articles/s, {:.2} MB/s of input (worker start-up and group join included)",
@@ -109,7 +141,12 @@ fn watermarks(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<HashMap<i3
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut out = HashMap::new();
     for p in metadata.topics()[0].partitions() {
-        out.insert(p.id(), consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?.1);
+        out.insert(
+            p.id(),
+            consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))?
+                .1,
+        );
     }
     Ok(out)
 }

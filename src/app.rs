@@ -19,11 +19,18 @@ use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// Run the worker until `shutdown` resolves (then drain and return `Ok`) or a fatal error.
-pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let metrics = Metrics::new();
     let stats_ms = settings.kafka.statistics_interval_ms;
-    let broker_timeout = if stats_ms == 0 { u64::MAX / 4 } else { (stats_ms * 3).max(15_000) };
+    let broker_timeout = if stats_ms == 0 {
+        u64::MAX / 4
+    } else {
+        (stats_ms * 3).max(15_000)
+    };
     let health = Arc::new(Health::new(settings.http.stall_timeout_ms, broker_timeout));
 
     let token = CancellationToken::new();
@@ -41,11 +48,16 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
         .await
         .with_context(|| format!("binding http.listen {}", settings.http.listen))?;
     tracing::info!(message = "Serving metrics and health.", address = %listener.local_addr()?);
-    let router = crate::http::router(AppState { metrics: metrics.clone(), health: Arc::clone(&health) });
+    let router = crate::http::router(AppState {
+        metrics: metrics.clone(),
+        health: Arc::clone(&health),
+    });
     {
         let token = token.clone();
         tracker.spawn(async move {
-            let served = axum::serve(listener, router).with_graceful_shutdown(async move { token.cancelled().await }).await;
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await;
             if let Err(error) = served {
                 tracing::error!(message = "HTTP server failed.", %error);
             }
@@ -69,10 +81,18 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
     };
 
     let consumer: StreamConsumer<WorkerContext> = crate::kafka::consumer_config(&settings)?
-        .create_with_context(WorkerContext { metrics: metrics.clone(), health: Arc::clone(&health), side: "consumer" })
+        .create_with_context(WorkerContext {
+            metrics: metrics.clone(),
+            health: Arc::clone(&health),
+            side: "consumer",
+        })
         .context("creating the Kafka consumer")?;
     let producer: FutureProducer<WorkerContext> = crate::kafka::producer_config(&settings)?
-        .create_with_context(WorkerContext { metrics: metrics.clone(), health: Arc::clone(&health), side: "producer" })
+        .create_with_context(WorkerContext {
+            metrics: metrics.clone(),
+            health: Arc::clone(&health),
+            side: "producer",
+        })
         .context("creating the Kafka producer")?;
 
     if !wait_for_topics(&consumer, &settings, &token).await? {
@@ -100,23 +120,42 @@ pub async fn run(settings: Settings, shutdown: impl std::future::Future<Output =
 /// Connect the dedupe store. An unreachable Redis is transient: retry with back-off (readiness
 /// stays false meanwhile) rather than crash-looping; a malformed URL is a configuration error.
 /// Returns `None` on shutdown.
-async fn connect_store(settings: &Settings, health: &Health, metrics: &Metrics, token: &CancellationToken) -> anyhow::Result<Option<Deduper>> {
+async fn connect_store(
+    settings: &Settings,
+    health: &Health,
+    metrics: &Metrics,
+    token: &CancellationToken,
+) -> anyhow::Result<Option<Deduper>> {
     use redis::IntoConnectionInfo;
     if settings.dedupe.store == crate::dedupe::StoreKind::Redis {
-        settings.dedupe.redis.url.as_str().into_connection_info().context("invalid dedupe.redis.url")?;
+        settings
+            .dedupe
+            .redis
+            .url
+            .as_str()
+            .into_connection_info()
+            .context("invalid dedupe.redis.url")?;
     }
     let mut backoff = Duration::from_millis(500);
     loop {
         match Deduper::connect(&settings.dedupe).await {
             Ok(deduper) => {
-                health.store_ok.store(true, std::sync::atomic::Ordering::Relaxed);
+                health
+                    .store_ok
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 metrics.up.with_label_values(&["dedupe_store"]).set(1.0);
                 return Ok(Some(deduper));
             }
             Err(error) => {
-                health.store_ok.store(false, std::sync::atomic::Ordering::Relaxed);
+                health
+                    .store_ok
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 metrics.up.with_label_values(&["dedupe_store"]).set(0.0);
-                tracing::warn!(message = "Dedupe store not reachable yet; retrying.", error = format!("{error:#}"), backoff_ms = backoff.as_millis() as u64);
+                tracing::warn!(
+                    message = "Dedupe store not reachable yet; retrying.",
+                    error = format!("{error:#}"),
+                    backoff_ms = backoff.as_millis() as u64
+                );
                 tokio::select! {
                     _ = token.cancelled() => return Ok(None),
                     _ = tokio::time::sleep(backoff) => {}
@@ -130,7 +169,11 @@ async fn connect_store(settings: &Settings, health: &Health, metrics: &Metrics, 
 /// Block until the broker answers and every topic we use exists. Broker unreachable: retry with
 /// back-off (it may still be starting). Topic missing: a configuration error, stop with its name.
 /// Returns `false` on shutdown.
-async fn wait_for_topics(consumer: &StreamConsumer<WorkerContext>, settings: &Settings, token: &CancellationToken) -> anyhow::Result<bool> {
+async fn wait_for_topics(
+    consumer: &StreamConsumer<WorkerContext>,
+    settings: &Settings,
+    token: &CancellationToken,
+) -> anyhow::Result<bool> {
     let mut needed = vec![
         ("topics.input", settings.topics.input.clone()),
         ("topics.output", settings.topics.output.clone()),
@@ -142,18 +185,27 @@ async fn wait_for_topics(consumer: &StreamConsumer<WorkerContext>, settings: &Se
     let mut backoff = Duration::from_millis(500);
     loop {
         let client = consumer.client();
-        let metadata = tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(5)));
+        let metadata =
+            tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(5)));
         match metadata {
             Ok(metadata) => {
                 let missing: Vec<String> = needed
                     .iter()
-                    .filter(|(_, name)| !metadata.topics().iter().any(|t| t.name() == name && t.error().is_none()))
+                    .filter(|(_, name)| {
+                        !metadata
+                            .topics()
+                            .iter()
+                            .any(|t| t.name() == name && t.error().is_none())
+                    })
                     .map(|(key, name)| format!("{key} `{name}`"))
                     .collect();
                 if missing.is_empty() {
                     return Ok(true);
                 }
-                bail!("topic(s) not found on the cluster: {}; create them first", missing.join(", "));
+                bail!(
+                    "topic(s) not found on the cluster: {}; create them first",
+                    missing.join(", ")
+                );
             }
             Err(error) => {
                 tracing::warn!(message = "Kafka not reachable yet; retrying.", %error, brokers = %settings.kafka.brokers, backoff_ms = backoff.as_millis() as u64);
@@ -169,10 +221,17 @@ async fn wait_for_topics(consumer: &StreamConsumer<WorkerContext>, settings: &Se
 
 /// SIGHUP re-reads the taxonomy. A bad file is refused, the old taxonomy stays, and
 /// `wiredesk_taxonomy_reloads_total{result="error"}` counts it.
-fn spawn_taxonomy_reloader(tracker: &TaskTracker, token: &CancellationToken, pipeline: &Arc<crate::stage::Pipeline>, metrics: &Metrics) {
+fn spawn_taxonomy_reloader(
+    tracker: &TaskTracker,
+    token: &CancellationToken,
+    pipeline: &Arc<crate::stage::Pipeline>,
+    metrics: &Metrics,
+) {
     #[cfg(unix)]
     {
-        let Some(tags) = pipeline.tags().cloned() else { return };
+        let Some(tags) = pipeline.tags().cloned() else {
+            return;
+        };
         let token = token.clone();
         let metrics = metrics.clone();
         tracker.spawn(async move {

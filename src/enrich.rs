@@ -41,7 +41,11 @@ impl std::fmt::Display for Summary {
             self.lines, self.enriched, self.duplicates, self.dropped, self.rejected
         )?;
         if !self.reasons.is_empty() {
-            let reasons: Vec<String> = self.reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let reasons: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             write!(f, " ({})", reasons.join(", "))?;
         }
         Ok(())
@@ -59,11 +63,19 @@ pub struct Options {
 pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summary> {
     let pipeline = crate::stage::build(settings, None)?;
     let deduper = if settings.dedupe.enabled {
-        Some(Deduper::connect(&settings.dedupe).await.context("connecting the dedupe store")?)
+        Some(
+            Deduper::connect(&settings.dedupe)
+                .await
+                .context("connecting the dedupe store")?,
+        )
     } else {
         None
     };
-    let inputs: Vec<PathBuf> = if options.files.is_empty() { vec![PathBuf::from("-")] } else { options.files.clone() };
+    let inputs: Vec<PathBuf> = if options.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        options.files.clone()
+    };
     // Open everything first: an unreadable file fails the run before any output.
     let mut readers = Vec::with_capacity(inputs.len());
     let mut total_bytes = 0u64;
@@ -81,8 +93,10 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
     } else if total_bytes > 0 {
         let bar = ProgressBar::new(total_bytes);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-                .expect("a valid progress template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+            )
+            .expect("a valid progress template"),
         );
         bar
     } else {
@@ -90,7 +104,9 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
     };
 
     let mut dead_letter: Box<dyn Write> = match &options.dead_letter {
-        Some(path) => Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
         None => Box::new(io::stderr()),
     };
     let stdout = io::stdout();
@@ -126,12 +142,17 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
             for ((line_no, raw), result) in batch.iter().zip(results) {
                 summary.lines += 1;
                 match result {
-                    Ok(Processed { mut doc, fingerprint }) => {
+                    Ok(Processed {
+                        mut doc,
+                        fingerprint,
+                    }) => {
                         if let (Some(deduper), Some(fp)) = (&deduper, fingerprint) {
                             let decision = deduper
                                 .decide(&doc.id, &fp, doc.event_time_ms())
                                 .await
-                                .with_context(|| format!("dedupe store unavailable at {name}:{line_no}"))?;
+                                .with_context(|| {
+                                    format!("dedupe store unavailable at {name}:{line_no}")
+                                })?;
                             if decision.status == DedupeStatus::Duplicate {
                                 summary.duplicates += 1;
                                 if settings.dedupe.action == DuplicateAction::Drop {
@@ -151,24 +172,45 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
                     Err(rejection) => {
                         summary.rejected += 1;
                         *summary.reasons.entry(rejection.code.as_str()).or_default() += 1;
-                        write_rejection(&mut dead_letter, options.dead_letter.is_some(), &name, *line_no, raw, &rejection)?;
+                        write_rejection(
+                            &mut dead_letter,
+                            options.dead_letter.is_some(),
+                            &name,
+                            *line_no,
+                            raw,
+                            &rejection,
+                        )?;
                     }
                 }
             }
-            progress.set_message(format!("{} enriched, {} rejected", summary.enriched, summary.rejected));
+            progress.set_message(format!(
+                "{} enriched, {} rejected",
+                summary.enriched, summary.rejected
+            ));
         }
     }
     out.flush().context("writing to stdout")?;
     dead_letter.flush().context("writing dead letters")?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!("wiredesk enrich: {summary} in {seconds:.2}s ({:.0} lines/s)", summary.lines as f64 / seconds.max(1e-9));
+    eprintln!(
+        "wiredesk enrich: {summary} in {seconds:.2}s ({:.0} lines/s)",
+        summary.lines as f64 / seconds.max(1e-9)
+    );
     Ok(summary)
 }
 
 /// Run one batch on all cores, results in input order. CPU work stays off the async threads.
-fn process_batch(pipeline: &Pipeline, file: &str, batch: &[(u64, Vec<u8>)]) -> Vec<Result<Processed, Rejection>> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(batch.len()).max(1);
+fn process_batch(
+    pipeline: &Pipeline,
+    file: &str,
+    batch: &[(u64, Vec<u8>)],
+) -> Vec<Result<Processed, Rejection>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(batch.len())
+        .max(1);
     let chunk = batch.len().div_ceil(threads);
     tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
@@ -202,7 +244,14 @@ fn provenance(file: &str, line: u64) -> Provenance {
 }
 
 /// To a file: one JSON object per rejected line with the original line. To stderr: one line.
-fn write_rejection(out: &mut dyn Write, as_json: bool, file: &str, line: u64, raw: &[u8], rejection: &Rejection) -> anyhow::Result<()> {
+fn write_rejection(
+    out: &mut dyn Write,
+    as_json: bool,
+    file: &str,
+    line: u64,
+    raw: &[u8],
+    rejection: &Rejection,
+) -> anyhow::Result<()> {
     if as_json {
         let record = serde_json::json!({
             "file": file,

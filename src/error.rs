@@ -80,7 +80,11 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: RejectCode, detail: impl Into<String>) -> Self {
-        Rejection { code, stage: "parse", detail: detail.into() }
+        Rejection {
+            code,
+            stage: "parse",
+            detail: detail.into(),
+        }
     }
 
     /// Attribute the rejection to a stage; used by the pipeline so stages need not name themselves.

@@ -5,8 +5,17 @@ use crate::dedupe::DuplicateAction;
 use crate::error::Rejection;
 use crate::metrics::Metrics;
 
-pub fn article_rejected(metrics: &Metrics, rejection: &Rejection, topic: &str, partition: i32, offset: i64) {
-    metrics.dead_lettered.with_label_values(&[rejection.code.as_str()]).inc();
+pub fn article_rejected(
+    metrics: &Metrics,
+    rejection: &Rejection,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) {
+    metrics
+        .dead_lettered
+        .with_label_values(&[rejection.code.as_str()])
+        .inc();
     tracing::warn!(
         message = "Article rejected; sent to the dead-letter topic.",
         code = rejection.code.as_str(),
@@ -26,7 +35,13 @@ pub struct Origin<'a> {
     pub offset: i64,
 }
 
-pub fn duplicate_found(metrics: &Metrics, action: DuplicateAction, id: &str, duplicate_of: Option<&str>, origin: Origin<'_>) {
+pub fn duplicate_found(
+    metrics: &Metrics,
+    action: DuplicateAction,
+    id: &str,
+    duplicate_of: Option<&str>,
+    origin: Origin<'_>,
+) {
     let action = match action {
         DuplicateAction::Drop => "drop",
         DuplicateAction::Tag => "tag",
@@ -54,10 +69,20 @@ mod tests {
         let metrics = Metrics::new();
         let rejection = Rejection::new(RejectCode::TooLarge, "3 MiB");
         article_rejected(&metrics, &rejection, "raw", 1, 7);
-        let origin = Origin { topic: "raw", partition: 1, offset: 8 };
+        let origin = Origin {
+            topic: "raw",
+            partition: 1,
+            offset: 8,
+        };
         duplicate_found(&metrics, DuplicateAction::Route, "a-1", Some("a-0"), origin);
         let text = metrics.encode();
-        assert!(text.contains("wiredesk_messages_dead_lettered_total{reason=\"too_large\"} 1"), "{text}");
-        assert!(text.contains("wiredesk_duplicates_total{action=\"route\"} 1"), "{text}");
+        assert!(
+            text.contains("wiredesk_messages_dead_lettered_total{reason=\"too_large\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wiredesk_duplicates_total{action=\"route\"} 1"),
+            "{text}"
+        );
     }
 }

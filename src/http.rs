@@ -69,7 +69,9 @@ impl Health {
         if idle || since < self.stall_timeout_ms {
             Ok(())
         } else {
-            Err(format!("no record finished for {since} ms with work in flight"))
+            Err(format!(
+                "no record finished for {since} ms with work in flight"
+            ))
         }
     }
 
@@ -109,7 +111,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -136,18 +144,34 @@ mod tests {
     use tower::ServiceExt;
 
     fn state() -> AppState {
-        AppState { metrics: Metrics::new(), health: Arc::new(Health::new(60_000, 15_000)) }
+        AppState {
+            metrics: Metrics::new(),
+            health: Arc::new(Health::new(60_000, 15_000)),
+        }
     }
 
     async fn get(state: &AppState, path: &str) -> (StatusCode, Option<String>, String) {
         let response = router(state.clone())
-            .oneshot(Request::get(path).body(Body::empty()).expect("a valid request"))
+            .oneshot(
+                Request::get(path)
+                    .body(Body::empty())
+                    .expect("a valid request"),
+            )
             .await
             .expect("the router is infallible");
         let status = response.status();
-        let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().expect("ascii").to_owned());
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, content_type, String::from_utf8(body.to_vec()).expect("utf-8 body"))
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).expect("utf-8 body"),
+        )
     }
 
     /// A worker that has joined its group, sees the broker and has a working store.
@@ -160,12 +184,25 @@ mod tests {
     #[tokio::test]
     async fn metrics_serves_the_text_format() {
         let s = state();
-        s.metrics.messages_consumed.with_label_values(&["raw"]).inc_by(3);
+        s.metrics
+            .messages_consumed
+            .with_label_values(&["raw"])
+            .inc_by(3);
         let (status, content_type, body) = get(&s, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(content_type.expect("content-type").starts_with("text/plain; version=0.0.4"));
-        assert!(body.contains("wiredesk_messages_consumed_total{topic=\"raw\"} 3"), "{body}");
-        assert!(body.contains("# TYPE wiredesk_stage_duration_seconds histogram"), "{body}");
+        assert!(
+            content_type
+                .expect("content-type")
+                .starts_with("text/plain; version=0.0.4")
+        );
+        assert!(
+            body.contains("wiredesk_messages_consumed_total{topic=\"raw\"} 3"),
+            "{body}"
+        );
+        assert!(
+            body.contains("# TYPE wiredesk_stage_duration_seconds histogram"),
+            "{body}"
+        );
     }
 
     #[tokio::test]
@@ -185,9 +222,14 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_fails_when_work_is_stuck() {
-        let s = AppState { metrics: Metrics::new(), health: Arc::new(Health::new(1_000, 15_000)) };
+        let s = AppState {
+            metrics: Metrics::new(),
+            health: Arc::new(Health::new(1_000, 15_000)),
+        };
         s.health.in_flight.store(4, Ordering::Relaxed);
-        s.health.last_progress_ms.store(now_ms() - 5_000, Ordering::Relaxed);
+        s.health
+            .last_progress_ms
+            .store(now_ms() - 5_000, Ordering::Relaxed);
         let (status, _, body) = get(&s, "/healthz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("no record finished"), "{body}");
@@ -215,7 +257,9 @@ mod tests {
     async fn readyz_fails_when_the_broker_went_quiet() {
         let s = state();
         make_ready(&s.health);
-        s.health.broker_seen_ms.store(now_ms() - 60_000, Ordering::Relaxed);
+        s.health
+            .broker_seen_ms
+            .store(now_ms() - 60_000, Ordering::Relaxed);
         let (status, _, body) = get(&s, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("broker not reachable"), "{body}");

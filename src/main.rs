@@ -70,11 +70,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("wiredesk: configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Enrich { files, dead_letter, quiet } => {
+        Command::Enrich {
+            files,
+            dead_letter,
+            quiet,
+        } => {
             let settings = Settings::load(cli.config.as_deref())?;
             wiredesk::telemetry::init(&settings.log);
             let runtime = runtime(&settings)?;
-            runtime.block_on(wiredesk::enrich::run(&settings, wiredesk::enrich::Options { files, dead_letter, quiet }))?;
+            runtime.block_on(wiredesk::enrich::run(
+                &settings,
+                wiredesk::enrich::Options {
+                    files,
+                    dead_letter,
+                    quiet,
+                },
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {

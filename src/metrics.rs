@@ -7,8 +7,8 @@
 //! dashboard queries a name that is not exported here.
 
 use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// The registered metric handles; cheap to clone (each handle is an `Arc`).
@@ -49,25 +49,44 @@ pub struct Metrics {
 pub const STAGES: [&str; 5] = ["parse", "normalize", "entities", "tags", "fingerprint"];
 
 /// Buckets for per-stage CPU time: 10 µs to ~5 s.
-const STAGE_BUCKETS: &[f64] = &[1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0, 5.0];
+const STAGE_BUCKETS: &[f64] = &[
+    1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0, 5.0,
+];
 /// Buckets for end-to-end latency including broker acks and any backlog: 1 ms to 10 min.
-const E2E_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0];
+const E2E_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0,
+];
 
 impl Metrics {
     /// All metrics on a fresh registry whose names get the `wiredesk_` prefix.
     pub fn new() -> Self {
-        Self::with_registry(Registry::new_custom(Some("wiredesk".into()), None).expect("a valid constant prefix"))
+        Self::with_registry(
+            Registry::new_custom(Some("wiredesk".into()), None).expect("a valid constant prefix"),
+        )
     }
 
     /// Register every metric on `registry` and pre-create the bounded label values.
     pub fn with_registry(registry: Registry) -> Self {
         fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-            r.register(Box::new(c.clone())).expect("metric names are unique and valid");
+            r.register(Box::new(c.clone()))
+                .expect("metric names are unique and valid");
             c
         }
-        let counter = |name: &str, help: &str, labels: &[&str]| reg(&registry, IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"));
-        let gauge = |name: &str, help: &str| reg(&registry, IntGauge::new(name, help).expect("valid gauge"));
-        let gauge_vec = |name: &str, help: &str, labels: &[&str]| reg(&registry, IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"));
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
+            )
+        };
+        let gauge = |name: &str, help: &str| {
+            reg(&registry, IntGauge::new(name, help).expect("valid gauge"))
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &registry,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"),
+            )
+        };
 
         let m = Metrics {
             messages_consumed: counter("messages_consumed_total", "Messages received from the input topic.", &["topic"]),
@@ -99,7 +118,9 @@ impl Metrics {
             up: reg(&registry, GaugeVec::new(Opts::new("dependency_up", "1 when a dependency answers: kafka, dedupe_store."), &["dependency"]).expect("valid gauge")),
             registry,
         };
-        m.build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), crate::GIT_REVISION]).set(1);
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::GIT_REVISION])
+            .set(1);
         // Kafka counts as down until the first statistics report shows a broker UP, so a worker
         // that never reaches the cluster is visible (and alertable) rather than silent.
         m.up.with_label_values(&["kafka"]).set(0.0);
@@ -162,7 +183,10 @@ mod tests {
         let m = Metrics::new();
         m.messages_consumed.with_label_values(&["in"]).inc();
         let text = m.encode();
-        assert!(text.contains("wiredesk_messages_consumed_total{topic=\"in\"} 1"), "{text}");
+        assert!(
+            text.contains("wiredesk_messages_consumed_total{topic=\"in\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("wiredesk_build_info{"));
         assert!(text.contains("wiredesk_messages_dead_lettered_total{reason=\"invalid_json\"} 0"));
     }

@@ -129,9 +129,12 @@ impl KafkaSettings {
         match &self.sasl_password_file {
             None => Ok(None),
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading kafka.sasl_password_file {}", path.display()))?;
-                Ok(Some(SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned())))
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("reading kafka.sasl_password_file {}", path.display())
+                })?;
+                Ok(Some(SecretString::from(
+                    text.trim_end_matches(['\n', '\r']).to_owned(),
+                )))
             }
         }
     }
@@ -170,7 +173,9 @@ pub struct InputSettings {
 
 impl Default for InputSettings {
     fn default() -> Self {
-        InputSettings { max_message_bytes: 2 * 1024 * 1024 }
+        InputSettings {
+            max_message_bytes: 2 * 1024 * 1024,
+        }
     }
 }
 
@@ -200,7 +205,10 @@ pub struct ProcessingSettings {
 
 impl Default for ProcessingSettings {
     fn default() -> Self {
-        ProcessingSettings { max_in_flight: 512, worker_threads: 0 }
+        ProcessingSettings {
+            max_in_flight: 512,
+            worker_threads: 0,
+        }
     }
 }
 
@@ -219,7 +227,12 @@ pub struct DeliverySettings {
 
 impl Default for DeliverySettings {
     fn default() -> Self {
-        DeliverySettings { message_timeout_ms: 120_000, max_resends: 5, retry_backoff_ms: 500, retry_max_backoff_ms: 30_000 }
+        DeliverySettings {
+            message_timeout_ms: 120_000,
+            max_resends: 5,
+            retry_backoff_ms: 500,
+            retry_max_backoff_ms: 30_000,
+        }
     }
 }
 
@@ -233,7 +246,9 @@ pub struct ShutdownSettings {
 
 impl Default for ShutdownSettings {
     fn default() -> Self {
-        ShutdownSettings { drain_timeout_ms: 20_000 }
+        ShutdownSettings {
+            drain_timeout_ms: 20_000,
+        }
     }
 }
 
@@ -248,7 +263,10 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: "0.0.0.0:9464".into(), stall_timeout_ms: 120_000 }
+        HttpSettings {
+            listen: "0.0.0.0:9464".into(),
+            stall_timeout_ms: 120_000,
+        }
     }
 }
 
@@ -263,7 +281,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into(), format: LogFormat::Auto }
+        LogSettings {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
     }
 }
 
@@ -284,8 +305,12 @@ pub fn is_secret_property(key: &str) -> bool {
 
 /// `redis://user:pass@host` → `redis://user:[redacted]@host`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
         None => url.to_owned(),
@@ -309,7 +334,8 @@ impl Settings {
             if !path.is_file() {
                 bail!("configuration file {} does not exist", path.display());
             }
-            builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+            builder = builder
+                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
             config::Environment::with_prefix(ENV_PREFIX)
@@ -320,11 +346,19 @@ impl Settings {
                 .with_list_parse_key("entities.gazetteers")
                 .with_list_parse_key("tags.extra"),
         );
-        let where_from = file.as_ref().map(|p| format!(" (file {})", p.display())).unwrap_or_default();
-        let raw = builder.build().with_context(|| format!("reading configuration{where_from}"))?;
+        let where_from = file
+            .as_ref()
+            .map(|p| format!(" (file {})", p.display()))
+            .unwrap_or_default();
+        let raw = builder
+            .build()
+            .with_context(|| format!("reading configuration{where_from}"))?;
         let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|error| {
             let path = error.path().to_string();
-            anyhow::anyhow!("invalid configuration{where_from}: key `{path}`: {}", error.into_inner())
+            anyhow::anyhow!(
+                "invalid configuration{where_from}: key `{path}`: {}",
+                error.into_inner()
+            )
         })?;
         settings.validate()?;
         Ok(settings)
@@ -341,10 +375,16 @@ impl Settings {
             problems.push("kafka.group_id must not be empty".to_owned());
         }
         if !["earliest", "latest"].contains(&k.auto_offset_reset.as_str()) {
-            problems.push(format!("kafka.auto_offset_reset must be `earliest` or `latest`, got `{}`", k.auto_offset_reset));
+            problems.push(format!(
+                "kafka.auto_offset_reset must be `earliest` or `latest`, got `{}`",
+                k.auto_offset_reset
+            ));
         }
         if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&k.compression.as_str()) {
-            problems.push(format!("kafka.compression must be none, gzip, snappy, lz4 or zstd, got `{}`", k.compression));
+            problems.push(format!(
+                "kafka.compression must be none, gzip, snappy, lz4 or zstd, got `{}`",
+                k.compression
+            ));
         }
         let protocol = k.security_protocol.to_ascii_lowercase();
         if !["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"].contains(&protocol.as_str()) {
@@ -361,7 +401,9 @@ impl Settings {
                 )),
             }
             if k.sasl_username.as_deref().unwrap_or("").is_empty() {
-                problems.push("kafka.sasl_username is required with a sasl_* security_protocol".to_owned());
+                problems.push(
+                    "kafka.sasl_username is required with a sasl_* security_protocol".to_owned(),
+                );
             }
             if k.sasl_password.is_none() && k.sasl_password_file.is_none() {
                 problems.push("kafka.sasl_password or kafka.sasl_password_file is required with a sasl_* security_protocol".to_owned());
@@ -369,7 +411,10 @@ impl Settings {
         }
         for (key, path) in [
             ("kafka.ssl_ca_location", &k.ssl_ca_location),
-            ("kafka.ssl_certificate_location", &k.ssl_certificate_location),
+            (
+                "kafka.ssl_certificate_location",
+                &k.ssl_certificate_location,
+            ),
             ("kafka.ssl_key_location", &k.ssl_key_location),
             ("kafka.sasl_password_file", &k.sasl_password_file),
         ] {
@@ -380,7 +425,8 @@ impl Settings {
             }
         }
         for (key, value) in k.producer.iter() {
-            let weakening = (key == "enable.idempotence" && value != "true") || (key == "acks" && !["all", "-1"].contains(&value.as_str()));
+            let weakening = (key == "enable.idempotence" && value != "true")
+                || (key == "acks" && !["all", "-1"].contains(&value.as_str()));
             if weakening {
                 problems.push(format!("kafka.producer.\"{key}\" = \"{value}\" would allow loss or reordering; remove it"));
             }
@@ -396,13 +442,19 @@ impl Settings {
             }
         }
         if self.topics.output == self.topics.input || self.topics.dead_letter == self.topics.input {
-            problems.push("topics.output and topics.dead_letter must differ from topics.input (a loop)".to_owned());
+            problems.push(
+                "topics.output and topics.dead_letter must differ from topics.input (a loop)"
+                    .to_owned(),
+            );
         }
         if self.input.max_message_bytes == 0 {
             problems.push("input.max_message_bytes must be positive".to_owned());
         }
         if !(1..=100_000).contains(&self.processing.max_in_flight) {
-            problems.push(format!("processing.max_in_flight must be in 1..=100000, got {}", self.processing.max_in_flight));
+            problems.push(format!(
+                "processing.max_in_flight must be in 1..=100000, got {}",
+                self.processing.max_in_flight
+            ));
         }
         if self.shutdown.drain_timeout_ms >= k.session_timeout_ms {
             problems.push(format!(
@@ -410,11 +462,16 @@ impl Settings {
                 self.shutdown.drain_timeout_ms, k.session_timeout_ms
             ));
         }
-        if self.delivery.retry_backoff_ms == 0 || self.delivery.retry_backoff_ms > self.delivery.retry_max_backoff_ms {
+        if self.delivery.retry_backoff_ms == 0
+            || self.delivery.retry_backoff_ms > self.delivery.retry_max_backoff_ms
+        {
             problems.push("delivery.retry_backoff_ms must be positive and at most delivery.retry_max_backoff_ms".to_owned());
         }
         if self.http.listen.parse::<SocketAddr>().is_err() {
-            problems.push(format!("http.listen must be an address like 0.0.0.0:9464, got `{}`", self.http.listen));
+            problems.push(format!(
+                "http.listen must be an address like 0.0.0.0:9464, got `{}`",
+                self.http.listen
+            ));
         }
         if let Err(problem) = self.dedupe.validate() {
             problems.push(problem);
@@ -432,7 +489,9 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
         let mut value = toml::Value::try_from(self).context("rendering the configuration")?;
         for side in ["consumer", "producer"] {
-            if let Some(toml::Value::Table(table)) = value.get_mut("kafka").and_then(|k| k.get_mut(side)) {
+            if let Some(toml::Value::Table(table)) =
+                value.get_mut("kafka").and_then(|k| k.get_mut(side))
+            {
                 for (key, entry) in table.iter_mut() {
                     if is_secret_property(key) {
                         *entry = toml::Value::String("[redacted]".into());
@@ -440,7 +499,11 @@ impl Settings {
                 }
             }
         }
-        if let Some(toml::Value::String(url)) = value.get_mut("dedupe").and_then(|d| d.get_mut("redis")).and_then(|r| r.get_mut("url")) {
+        if let Some(toml::Value::String(url)) = value
+            .get_mut("dedupe")
+            .and_then(|d| d.get_mut("redis"))
+            .and_then(|r| r.get_mut("url"))
+        {
             *url = redact_url(url);
         }
         toml::to_string_pretty(&value).context("rendering the configuration")
@@ -473,22 +536,38 @@ mod tests {
     #[test]
     fn unknown_key_is_named() {
         let error = format!("{:#}", load_str("[kafka]\nbrokerz = \"x\"\n").unwrap_err());
-        assert!(error.contains("kafka.brokerz") || (error.contains("kafka") && error.contains("brokerz")), "{error}");
+        assert!(
+            error.contains("kafka.brokerz")
+                || (error.contains("kafka") && error.contains("brokerz")),
+            "{error}"
+        );
     }
 
     #[test]
     fn wrong_type_is_named() {
-        let error = format!("{:#}", load_str("[processing]\nmax_in_flight = \"many\"\n").unwrap_err());
+        let error = format!(
+            "{:#}",
+            load_str("[processing]\nmax_in_flight = \"many\"\n").unwrap_err()
+        );
         assert!(error.contains("processing.max_in_flight"), "{error}");
     }
 
     #[test]
     fn impossible_values_are_named() {
-        let error = format!("{:#}", load_str("[processing]\nmax_in_flight = 0\n").unwrap_err());
+        let error = format!(
+            "{:#}",
+            load_str("[processing]\nmax_in_flight = 0\n").unwrap_err()
+        );
         assert!(error.contains("processing.max_in_flight"), "{error}");
-        let error = format!("{:#}", load_str("[shutdown]\ndrain_timeout_ms = 90000\n").unwrap_err());
+        let error = format!(
+            "{:#}",
+            load_str("[shutdown]\ndrain_timeout_ms = 90000\n").unwrap_err()
+        );
         assert!(error.contains("shutdown.drain_timeout_ms"), "{error}");
-        let error = format!("{:#}", load_str("[kafka.producer]\nacks = \"1\"\n").unwrap_err());
+        let error = format!(
+            "{:#}",
+            load_str("[kafka.producer]\nacks = \"1\"\n").unwrap_err()
+        );
         assert!(error.contains("acks"), "{error}");
     }
 
@@ -511,14 +590,26 @@ mod tests {
         )
         .unwrap();
         let printed = s.to_redacted_toml().unwrap();
-        assert!(!printed.contains("s3cr3t-value") && !printed.contains("r3dis-pass"), "{printed}");
-        assert!(printed.contains("redis://app:[redacted]@cache:6379/0"), "{printed}");
+        assert!(
+            !printed.contains("s3cr3t-value") && !printed.contains("r3dis-pass"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("redis://app:[redacted]@cache:6379/0"),
+            "{printed}"
+        );
         assert!(printed.contains("\"fetch.min.bytes\" = \"1\""), "{printed}");
     }
 
     #[test]
     fn sasl_needs_credentials() {
-        let error = format!("{:#}", load_str("[kafka]\nsecurity_protocol = \"sasl_ssl\"\n").unwrap_err());
-        assert!(error.contains("kafka.sasl_mechanism") && error.contains("kafka.sasl_username"), "{error}");
+        let error = format!(
+            "{:#}",
+            load_str("[kafka]\nsecurity_protocol = \"sasl_ssl\"\n").unwrap_err()
+        );
+        assert!(
+            error.contains("kafka.sasl_mechanism") && error.contains("kafka.sasl_username"),
+            "{error}"
+        );
     }
 }

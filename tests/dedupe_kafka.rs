@@ -24,15 +24,24 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); install it with `apt-get install redis-server` (.ci/run does)"));
-        let redis = Redis { port, child: Some(child) };
-        wait_until(Duration::from_secs(20), "redis-server to answer", || redis.ping());
+        let redis = Redis {
+            port,
+            child: Some(child),
+        };
+        wait_until(Duration::from_secs(20), "redis-server to answer", || {
+            redis.ping()
+        });
         redis
     }
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
     fn ping(&self) -> bool {
-        Command::new("redis-cli").args(["-p", &self.port.to_string(), "ping"]).output().map(|o| o.stdout.starts_with(b"PONG")).unwrap_or(false)
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "ping"])
+            .output()
+            .map(|o| o.stdout.starts_with(b"PONG"))
+            .unwrap_or(false)
     }
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -50,8 +59,15 @@ impl Drop for Redis {
 
 /// Real article bodies (Wikinews, CC BY 2.5) to build stories from.
 fn wikinews() -> Vec<serde_json::Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gum-news/articles.jsonl");
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/gum-news/articles.jsonl"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A republication: new id, outlet and headline, an added credit line, a trimmed last paragraph.
@@ -61,12 +77,18 @@ fn republish(article: &serde_json::Value, id: &str, outlet: &str) -> serde_json:
     if paragraphs.len() > 3 {
         paragraphs.pop();
     }
-    let body = format!("{}\n\n(Reporting by Staff; Editing by Desk)", paragraphs.join("\n\n"));
+    let body = format!(
+        "{}\n\n(Reporting by Staff; Editing by Desk)",
+        paragraphs.join("\n\n")
+    );
     serde_json::json!({"id": id, "title": format!("{} | {outlet}", article["title"].as_str().unwrap()), "body": body, "source": outlet, "published_at": "2026-06-01T10:00:00Z"})
 }
 
 fn parsed(messages: &[OwnedMessage]) -> Vec<serde_json::Value> {
-    messages.iter().map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap()).collect()
+    messages
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect()
 }
 
 fn dedupe_env(redis: &Redis, policy: &str) -> Vec<(&'static str, String)> {
@@ -95,29 +117,56 @@ fn two_replicas_share_redis_one_unique_per_story() {
     a.wait_ready(Duration::from_secs(60));
     b.wait_ready(Duration::from_secs(60));
     // Both replicas own partitions before the stream starts.
-    wait_until(Duration::from_secs(60), "partitions spread over both replicas", || {
-        let owned = |w: &Worker| w.http_get("/metrics").map(|(_, m)| metric(&m, "wiredesk_assigned_partitions") == Some(2.0)).unwrap_or(false);
-        owned(&a) && owned(&b)
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "partitions spread over both replicas",
+        || {
+            let owned = |w: &Worker| {
+                w.http_get("/metrics")
+                    .map(|(_, m)| metric(&m, "wiredesk_assigned_partitions") == Some(2.0))
+                    .unwrap_or(false)
+            };
+            owned(&a) && owned(&b)
+        },
+    );
 
     let articles = wikinews();
     let mut inputs = Vec::new();
     for (story, article) in articles.iter().take(6).enumerate() {
         for partition in 0..4 {
-            let mut input = Input::json(&format!("s{story}-p{partition}"), republish(article, &format!("story{story}-copy{partition}"), &format!("Outlet {partition}")));
+            let mut input = Input::json(
+                &format!("s{story}-p{partition}"),
+                republish(
+                    article,
+                    &format!("story{story}-copy{partition}"),
+                    &format!("Outlet {partition}"),
+                ),
+            );
             input.partition = Some(partition);
             inputs.push(input);
         }
     }
     for (i, article) in articles.iter().enumerate().skip(6) {
-        let mut input = Input::json(&format!("u{i}"), republish(article, &format!("solo-{i}"), "Solo"));
+        let mut input = Input::json(
+            &format!("u{i}"),
+            republish(article, &format!("solo-{i}"), "Solo"),
+        );
         input.partition = Some((i % 4) as i32);
         inputs.push(input);
     }
     produce(&brokers, &topics.input, &inputs);
     let expected = inputs.len();
-    let out = parsed(&consume_until(&brokers, &topics.output, Duration::from_secs(120), |m| m.len() >= expected));
-    assert_eq!(out.len(), expected, "nothing lost (action = tag publishes duplicates too)");
+    let out = parsed(&consume_until(
+        &brokers,
+        &topics.output,
+        Duration::from_secs(120),
+        |m| m.len() >= expected,
+    ));
+    assert_eq!(
+        out.len(),
+        expected,
+        "nothing lost (action = tag publishes duplicates too)"
+    );
     let mut by_story: HashMap<String, Vec<&serde_json::Value>> = HashMap::new();
     for record in &out {
         let id = record["id"].as_str().unwrap();
@@ -127,20 +176,36 @@ fn two_replicas_share_redis_one_unique_per_story() {
     for story in 0..6 {
         let copies = &by_story[&format!("story{story}")];
         assert_eq!(copies.len(), 4);
-        let uniques: Vec<_> = copies.iter().filter(|r| r["dedupe"]["status"] == "unique").collect();
-        assert_eq!(uniques.len(), 1, "story {story}: exactly one unique, got {copies:#?}");
+        let uniques: Vec<_> = copies
+            .iter()
+            .filter(|r| r["dedupe"]["status"] == "unique")
+            .collect();
+        assert_eq!(
+            uniques.len(),
+            1,
+            "story {story}: exactly one unique, got {copies:#?}"
+        );
         let canonical = uniques[0]["id"].as_str().unwrap();
-        for copy in copies.iter().filter(|r| r["dedupe"]["status"] == "duplicate") {
+        for copy in copies
+            .iter()
+            .filter(|r| r["dedupe"]["status"] == "duplicate")
+        {
             assert_eq!(copy["dedupe"]["cluster_id"], canonical);
         }
     }
-    for record in out.iter().filter(|r| r["id"].as_str().unwrap().starts_with("solo-")) {
+    for record in out
+        .iter()
+        .filter(|r| r["id"].as_str().unwrap().starts_with("solo-"))
+    {
         assert_eq!(record["dedupe"]["status"], "unique", "{}", record["id"]);
     }
     // Both replicas did work.
     for worker in [&a, &b] {
         let (_, metrics) = worker.http_get("/metrics").unwrap();
-        assert!(!metrics.contains("wiredesk_messages_produced_total{destination=\"output\"} 0"), "one replica idle");
+        assert!(
+            !metrics.contains("wiredesk_messages_produced_total{destination=\"output\"} 0"),
+            "one replica idle"
+        );
     }
 }
 
@@ -158,36 +223,81 @@ fn redis_outage_mid_stream_under_both_policies() {
         let mut worker = Worker::start(&brokers, &topics, &dedupe_env(&redis, policy));
         worker.wait_ready(Duration::from_secs(60));
 
-        let first: Vec<Input> = (0..5).map(|i| Input::json("k", republish(&articles[i], &format!("before-{i}"), "A"))).collect();
+        let first: Vec<Input> = (0..5)
+            .map(|i| Input::json("k", republish(&articles[i], &format!("before-{i}"), "A")))
+            .collect();
         produce(&brokers, &topics.input, &first);
-        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| m.len() >= 5);
+        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
+            m.len() >= 5
+        });
 
         redis.stop();
-        let second: Vec<Input> = (5..10).map(|i| Input::json("k", republish(&articles[i], &format!("during-{i}"), "A"))).collect();
+        let second: Vec<Input> = (5..10)
+            .map(|i| Input::json("k", republish(&articles[i], &format!("during-{i}"), "A")))
+            .collect();
         produce(&brokers, &topics.input, &second);
         if policy == "fail_open" {
-            let out = parsed(&consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| m.len() >= 10));
+            let out = parsed(&consume_until(
+                &brokers,
+                &topics.output,
+                Duration::from_secs(60),
+                |m| m.len() >= 10,
+            ));
             assert_eq!(out.len(), 10);
             for record in &out[5..] {
                 assert_eq!(record["dedupe"]["status"], "unique");
-                assert_eq!(record["dedupe"]["store_error"], true, "flagged while Redis is down");
+                assert_eq!(
+                    record["dedupe"]["store_error"], true,
+                    "flagged while Redis is down"
+                );
             }
             let (_, metrics) = worker.http_get("/metrics").unwrap();
-            assert_eq!(metric(&metrics, "wiredesk_dedupe_store_errors_total{outcome=\"fail_open\"}"), Some(5.0), "{metrics}");
+            assert_eq!(
+                metric(
+                    &metrics,
+                    "wiredesk_dedupe_store_errors_total{outcome=\"fail_open\"}"
+                ),
+                Some(5.0),
+                "{metrics}"
+            );
         } else {
             wait_until(Duration::from_secs(30), "consumption paused", || {
-                worker.http_get("/metrics").map(|(_, m)| metric(&m, "wiredesk_consumption_paused") == Some(1.0)).unwrap_or(false)
+                worker
+                    .http_get("/metrics")
+                    .map(|(_, m)| metric(&m, "wiredesk_consumption_paused") == Some(1.0))
+                    .unwrap_or(false)
             });
-            assert_eq!(high_watermarks(&brokers, &topics.output).values().sum::<i64>(), 5, "nothing published while Redis is down");
+            assert_eq!(
+                high_watermarks(&brokers, &topics.output)
+                    .values()
+                    .sum::<i64>(),
+                5,
+                "nothing published while Redis is down"
+            );
             let ready = worker.http_get("/readyz");
-            assert_eq!(ready.as_ref().map(|r| r.0), Some(503), "not ready while the store is down: {ready:?}");
+            assert_eq!(
+                ready.as_ref().map(|r| r.0),
+                Some(503),
+                "not ready while the store is down: {ready:?}"
+            );
             redis = Redis::start(port);
-            let out = parsed(&consume_until(&brokers, &topics.output, Duration::from_secs(90), |m| m.len() >= 10));
+            let out = parsed(&consume_until(
+                &brokers,
+                &topics.output,
+                Duration::from_secs(90),
+                |m| m.len() >= 10,
+            ));
             let ids: HashSet<&str> = out.iter().map(|r| r["id"].as_str().unwrap()).collect();
             assert_eq!(ids.len(), 10, "everything published once Redis is back");
-            assert!(out.iter().all(|r| r["dedupe"]["store_error"].is_null()), "no article passed unchecked");
+            assert!(
+                out.iter().all(|r| r["dedupe"]["store_error"].is_null()),
+                "no article passed unchecked"
+            );
             wait_until(Duration::from_secs(30), "consumption resumed", || {
-                worker.http_get("/metrics").map(|(_, m)| metric(&m, "wiredesk_consumption_paused") == Some(0.0)).unwrap_or(false)
+                worker
+                    .http_get("/metrics")
+                    .map(|(_, m)| metric(&m, "wiredesk_consumption_paused") == Some(0.0))
+                    .unwrap_or(false)
             });
         }
         assert_eq!(worker.sigterm().code(), Some(0));
@@ -211,7 +321,11 @@ fn duplicate_actions_route_and_drop() {
     let articles = wikinews();
     for action in ["route", "drop"] {
         let topics = Topics::create(&brokers, &format!("action-{action}"), 1, 1);
-        let _worker = Worker::start(&brokers, &topics, &[("WIREDESK__DEDUPE__ACTION", action.into())]);
+        let _worker = Worker::start(
+            &brokers,
+            &topics,
+            &[("WIREDESK__DEDUPE__ACTION", action.into())],
+        );
         let original = republish(&articles[3], "orig", "A");
         let inputs = vec![
             Input::json("1", original.clone()),
@@ -222,11 +336,16 @@ fn duplicate_actions_route_and_drop() {
         ];
         produce(&brokers, &topics.input, &inputs);
         let ends = high_watermarks(&brokers, &topics.input);
-        wait_until(Duration::from_secs(60), "all offsets committed", || committed(&brokers, &topics.group, &topics.input) == ends);
+        wait_until(Duration::from_secs(60), "all offsets committed", || {
+            committed(&brokers, &topics.group, &topics.input) == ends
+        });
         let out = parsed(&read_all(&brokers, &topics.output));
         let ids: Vec<&str> = out.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["orig", "other", "orig"], "{action}");
-        assert!(out.iter().all(|r| r["dedupe"]["status"] == "unique"), "a replayed id stays unique");
+        assert!(
+            out.iter().all(|r| r["dedupe"]["status"] == "unique"),
+            "a replayed id stays unique"
+        );
         let dups = parsed(&read_all(&brokers, &topics.duplicates));
         if action == "route" {
             assert_eq!(dups.len(), 1);

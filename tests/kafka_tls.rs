@@ -46,29 +46,118 @@ impl Pki {
         let dir = tempfile::tempdir().expect("temp dir");
         let key_password = format!("kp-{}", nonce());
         let pki = Pki { dir, key_password };
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         // The CA that signs broker and client.
-        pki.openssl(&[&["req", "-x509"], &ec[..], &["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=wiredesk-test-ca"]].concat(), &[
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+        pki.openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=wiredesk-test-ca",
+                ],
+            ]
+            .concat(),
+            &[
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
         // Broker: SANs for both names a client may use, so host-name verification can stay on.
         std::fs::write(pki.path("broker.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-        pki.openssl(&[&["req", "-new"], &ec[..], &["-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=localhost"]].concat(), &[]);
+        pki.openssl(
+            &[
+                &["req", "-new"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "broker.key",
+                    "-out",
+                    "broker.csr",
+                    "-subj",
+                    "/CN=localhost",
+                ],
+            ]
+            .concat(),
+            &[],
+        );
         pki.sign("broker");
         // Kafka's PEM keystore: PKCS#8 key + certificate chain in one file.
-        let pem = ["broker.key", "broker.crt", "ca.crt"].iter().map(|f| std::fs::read_to_string(pki.path(f)).unwrap()).collect::<String>();
+        let pem = ["broker.key", "broker.crt", "ca.crt"]
+            .iter()
+            .map(|f| std::fs::read_to_string(pki.path(f)).unwrap())
+            .collect::<String>();
         std::fs::write(pki.path("broker.pem"), pem).unwrap();
         // Client certificate for mutual TLS, its key encrypted (kafka.ssl_key_password).
-        std::fs::write(pki.path("client.ext"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-        pki.openssl(&[&["req", "-new"], &ec[..], &["-keyout", "client.plain.key", "-out", "client.csr", "-subj", "/CN=wiredesk"]].concat(), &[]);
+        std::fs::write(
+            pki.path("client.ext"),
+            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        pki.openssl(
+            &[
+                &["req", "-new"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "client.plain.key",
+                    "-out",
+                    "client.csr",
+                    "-subj",
+                    "/CN=wiredesk",
+                ],
+            ]
+            .concat(),
+            &[],
+        );
         pki.sign("client");
         let passout = format!("pass:{}", pki.key_password);
-        pki.openssl(&["pkey", "-in", "client.plain.key", "-aes256", "-passout", &passout, "-out", "client.key"], &[]);
+        pki.openssl(
+            &[
+                "pkey",
+                "-in",
+                "client.plain.key",
+                "-aes256",
+                "-passout",
+                &passout,
+                "-out",
+                "client.key",
+            ],
+            &[],
+        );
         // A CA that signed nothing here: trusting only it must fail the handshake.
-        pki.openssl(&[&["req", "-x509"], &ec[..], &["-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=unrelated-ca"]].concat(), &[]);
+        pki.openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "other-ca.key",
+                    "-out",
+                    "other-ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=unrelated-ca",
+                ],
+            ]
+            .concat(),
+            &[],
+        );
         pki
     }
 
@@ -77,9 +166,29 @@ impl Pki {
     }
 
     fn sign(&self, name: &str) {
-        let (csr, crt, ext) = (format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
+        let (csr, crt, ext) = (
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
         self.openssl(
-            &["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &crt, "-extfile", &ext],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &crt,
+                "-extfile",
+                &ext,
+            ],
             &[],
         );
     }
@@ -91,7 +200,11 @@ impl Pki {
             .current_dir(self.dir.path())
             .output()
             .expect("running openssl (apt-get install openssl)");
-        assert!(output.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -109,7 +222,10 @@ struct SecureBroker {
 
 impl SecureBroker {
     fn start(pki: &Pki) -> SecureBroker {
-        let port: u16 = std::env::var("WIREDESK_TEST_TLS_KAFKA_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(19092);
+        let port: u16 = std::env::var("WIREDESK_TEST_TLS_KAFKA_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(19092);
         let (controller, secure) = (port + 1, port + 2);
         let password_512 = format!("p512-{}", nonce());
         let password_256 = format!("p256-{}", nonce());
@@ -175,7 +291,10 @@ impl Drop for SecureBroker {
     fn drop(&mut self) {
         let output = self.script("stop");
         if !output.status.success() {
-            eprintln!("stopping the SASL_SSL broker failed: {}", String::from_utf8_lossy(&output.stderr));
+            eprintln!(
+                "stopping the SASL_SSL broker failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
     }
 }
@@ -189,7 +308,12 @@ struct LoggedWorker {
 }
 
 impl LoggedWorker {
-    fn start(log_dir: &Path, name: &str, topics: &Topics, env: &[(String, String)]) -> LoggedWorker {
+    fn start(
+        log_dir: &Path,
+        name: &str,
+        topics: &Topics,
+        env: &[(String, String)],
+    ) -> LoggedWorker {
         let http_port = free_port();
         let log = log_dir.join(format!("{name}.log"));
         let mut command = common::worker_command(topics, http_port);
@@ -202,7 +326,11 @@ impl LoggedWorker {
             command.env(key, value);
         }
         let child = command.spawn().expect("spawning the wiredesk binary");
-        LoggedWorker { child, http_port, log }
+        LoggedWorker {
+            child,
+            http_port,
+            log,
+        }
     }
 
     fn log_text(&self) -> String {
@@ -217,10 +345,18 @@ impl LoggedWorker {
     fn wait_for_log(&mut self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.log_text().to_lowercase().contains(&needle.to_lowercase()) {
+            if self
+                .log_text()
+                .to_lowercase()
+                .contains(&needle.to_lowercase())
+            {
                 return;
             }
-            assert!(Instant::now() < deadline, "no log line containing {needle:?} within {timeout:?}; log:\n{}", tail(&self.log_text()));
+            assert!(
+                Instant::now() < deadline,
+                "no log line containing {needle:?} within {timeout:?}; log:\n{}",
+                tail(&self.log_text())
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -243,20 +379,35 @@ fn tail(text: &str) -> String {
 }
 
 fn nonce() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
 /// Settings for SASL_SSL with the test CA; `extra` adds or overrides.
-fn secure_env(broker: &SecureBroker, pki: &Pki, mechanism: &str, user: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
+fn secure_env(
+    broker: &SecureBroker,
+    pki: &Pki,
+    mechanism: &str,
+    user: &str,
+    extra: &[(&str, String)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("WIREDESK__KAFKA__BROKERS", broker.sasl_ssl.clone()),
         ("WIREDESK__KAFKA__SECURITY_PROTOCOL", "sasl_ssl".into()),
         ("WIREDESK__KAFKA__SASL_MECHANISM", mechanism.into()),
         ("WIREDESK__KAFKA__SASL_USERNAME", user.into()),
-        ("WIREDESK__KAFKA__SSL_CA_LOCATION", pki.path("ca.crt").display().to_string()),
+        (
+            "WIREDESK__KAFKA__SSL_CA_LOCATION",
+            pki.path("ca.crt").display().to_string(),
+        ),
         // Explicit: the default is on, and it must stay on against a correctly named broker.
-        ("WIREDESK__KAFKA__SSL_ENDPOINT_IDENTIFICATION", "true".into()),
+        (
+            "WIREDESK__KAFKA__SSL_ENDPOINT_IDENTIFICATION",
+            "true".into(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -269,33 +420,69 @@ fn secure_env(broker: &SecureBroker, pki: &Pki, mechanism: &str, user: &str, ext
 }
 
 /// Produce a few articles, run the worker over SASL_SSL, and read them back enriched.
-fn processes_articles(broker: &SecureBroker, log_dir: &Path, name: &str, env: Vec<(String, String)>) {
+fn processes_articles(
+    broker: &SecureBroker,
+    log_dir: &Path,
+    name: &str,
+    env: Vec<(String, String)>,
+) {
     let topics = Topics::create(&broker.plaintext, name, 2, 1);
-    let inputs: Vec<Input> = (0..5).map(|i| Input::json(&format!("k{i}"), article(&format!("{name}-{i}"), i))).collect();
+    let inputs: Vec<Input> = (0..5)
+        .map(|i| Input::json(&format!("k{i}"), article(&format!("{name}-{i}"), i)))
+        .collect();
     produce(&broker.plaintext, &topics.input, &inputs);
     let mut worker = LoggedWorker::start(log_dir, name, &topics, &env);
-    let out = consume_until(&broker.plaintext, &topics.output, Duration::from_secs(60), |m| m.len() >= 5);
+    let out = consume_until(
+        &broker.plaintext,
+        &topics.output,
+        Duration::from_secs(60),
+        |m| m.len() >= 5,
+    );
     let mut ids: Vec<String> = out
         .iter()
         .map(|m| {
-            let v: serde_json::Value = serde_json::from_slice(m.payload().expect("payload")).expect("JSON output");
+            let v: serde_json::Value =
+                serde_json::from_slice(m.payload().expect("payload")).expect("JSON output");
             v["id"].as_str().expect("id").to_owned()
         })
         .collect();
     ids.sort();
     let expected: Vec<String> = (0..5).map(|i| format!("{name}-{i}")).collect();
-    assert_eq!(ids, expected, "{name}: every article enriched over SASL_SSL; worker log:\n{}", tail(&worker.log_text()));
-    wait_until(Duration::from_secs(20), "worker /readyz over SASL_SSL", || worker.ready());
+    assert_eq!(
+        ids,
+        expected,
+        "{name}: every article enriched over SASL_SSL; worker log:\n{}",
+        tail(&worker.log_text())
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "worker /readyz over SASL_SSL",
+        || worker.ready(),
+    );
     let status = worker.sigterm();
-    assert!(status.success(), "{name}: clean exit after SIGTERM, got {status}; log:\n{}", tail(&worker.log_text()));
+    assert!(
+        status.success(),
+        "{name}: clean exit after SIGTERM, got {status}; log:\n{}",
+        tail(&worker.log_text())
+    );
     let log = worker.log_text();
     for secret in [&broker.password_512, &broker.password_256] {
-        assert!(!log.contains(secret.as_str()), "{name}: a SASL password appears in the log");
+        assert!(
+            !log.contains(secret.as_str()),
+            "{name}: a SASL password appears in the log"
+        );
     }
 }
 
 /// A misconfigured worker never becomes ready and says why in its log, without leaking secrets.
-fn refuses(broker: &SecureBroker, log_dir: &Path, name: &str, env: Vec<(String, String)>, expect_in_log: &[&str], secret: &str) {
+fn refuses(
+    broker: &SecureBroker,
+    log_dir: &Path,
+    name: &str,
+    env: Vec<(String, String)>,
+    expect_in_log: &[&str],
+    secret: &str,
+) {
     let topics = Topics::create(&broker.plaintext, name, 1, 1);
     let mut worker = LoggedWorker::start(log_dir, name, &topics, &env);
     for needle in expect_in_log {
@@ -305,7 +492,10 @@ fn refuses(broker: &SecureBroker, log_dir: &Path, name: &str, env: Vec<(String, 
     // not, and it must still be running (retrying), not silently gone.
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        assert!(!worker.ready(), "{name}: /readyz must not be 200 with broken credentials/trust");
+        assert!(
+            !worker.ready(),
+            "{name}: /readyz must not be 200 with broken credentials/trust"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     match http_get(worker.http_port, "/readyz") {
@@ -313,10 +503,16 @@ fn refuses(broker: &SecureBroker, log_dir: &Path, name: &str, env: Vec<(String, 
         other => panic!("{name}: expected /readyz 503, got {other:?}"),
     }
     let log = worker.log_text();
-    assert!(!log.contains(secret), "{name}: the password appears in the log");
+    assert!(
+        !log.contains(secret),
+        "{name}: the password appears in the log"
+    );
     // Stop is still clean: an operator fixing the Secret rolls the pod.
     let status = worker.sigterm();
-    assert!(status.code().is_some(), "{name}: exits on SIGTERM while retrying ({status})");
+    assert!(
+        status.code().is_some(),
+        "{name}: exits on SIGTERM while retrying ({status})"
+    );
 }
 
 #[test]
@@ -338,12 +534,30 @@ fn sasl_ssl_connections_work_and_misconfigurations_fail_clearly() {
             // with an encrypted client key.
             "scram512-mtls",
             Box::new(|| {
-                let env = secure_env(&broker, &pki, "SCRAM-SHA-512", USER_512, &[
-                    ("WIREDESK__KAFKA__SASL_PASSWORD", broker.password_512.clone()),
-                    ("WIREDESK__KAFKA__SSL_CERTIFICATE_LOCATION", pki.path("client.crt").display().to_string()),
-                    ("WIREDESK__KAFKA__SSL_KEY_LOCATION", pki.path("client.key").display().to_string()),
-                    ("WIREDESK__KAFKA__SSL_KEY_PASSWORD", pki.key_password.clone()),
-                ]);
+                let env = secure_env(
+                    &broker,
+                    &pki,
+                    "SCRAM-SHA-512",
+                    USER_512,
+                    &[
+                        (
+                            "WIREDESK__KAFKA__SASL_PASSWORD",
+                            broker.password_512.clone(),
+                        ),
+                        (
+                            "WIREDESK__KAFKA__SSL_CERTIFICATE_LOCATION",
+                            pki.path("client.crt").display().to_string(),
+                        ),
+                        (
+                            "WIREDESK__KAFKA__SSL_KEY_LOCATION",
+                            pki.path("client.key").display().to_string(),
+                        ),
+                        (
+                            "WIREDESK__KAFKA__SSL_KEY_PASSWORD",
+                            pki.key_password.clone(),
+                        ),
+                    ],
+                );
                 processes_articles(&broker, logs, "tls-scram512", env);
             }),
         ),
@@ -351,35 +565,76 @@ fn sasl_ssl_connections_work_and_misconfigurations_fail_clearly() {
             // SCRAM-SHA-256, password from a file (a mounted Secret), server-authenticated TLS only.
             "scram256-password-file",
             Box::new(|| {
-                let env = secure_env(&broker, &pki, "SCRAM-SHA-256", USER_256, &[(
-                    "WIREDESK__KAFKA__SASL_PASSWORD_FILE",
-                    password_file.display().to_string(),
-                )]);
+                let env = secure_env(
+                    &broker,
+                    &pki,
+                    "SCRAM-SHA-256",
+                    USER_256,
+                    &[(
+                        "WIREDESK__KAFKA__SASL_PASSWORD_FILE",
+                        password_file.display().to_string(),
+                    )],
+                );
                 processes_articles(&broker, logs, "tls-scram256", env);
             }),
         ),
         (
             "wrong-password",
             Box::new(|| {
-                let env = secure_env(&broker, &pki, "SCRAM-SHA-512", USER_512, &[("WIREDESK__KAFKA__SASL_PASSWORD", wrong.clone())]);
-                refuses(&broker, logs, "tls-wrong-password", env, &["Authentication failed", "invalid credentials"], &wrong);
+                let env = secure_env(
+                    &broker,
+                    &pki,
+                    "SCRAM-SHA-512",
+                    USER_512,
+                    &[("WIREDESK__KAFKA__SASL_PASSWORD", wrong.clone())],
+                );
+                refuses(
+                    &broker,
+                    logs,
+                    "tls-wrong-password",
+                    env,
+                    &["Authentication failed", "invalid credentials"],
+                    &wrong,
+                );
             }),
         ),
         (
             "untrusted-ca",
             Box::new(|| {
-                let env = secure_env(&broker, &pki, "SCRAM-SHA-512", USER_512, &[
-                    ("WIREDESK__KAFKA__SASL_PASSWORD", broker.password_512.clone()),
-                    ("WIREDESK__KAFKA__SSL_CA_LOCATION", pki.path("other-ca.crt").display().to_string()),
-                ]);
-                refuses(&broker, logs, "tls-untrusted-ca", env, &["certificate verify failed", "SSL_HANDSHAKE"], &broker.password_512);
+                let env = secure_env(
+                    &broker,
+                    &pki,
+                    "SCRAM-SHA-512",
+                    USER_512,
+                    &[
+                        (
+                            "WIREDESK__KAFKA__SASL_PASSWORD",
+                            broker.password_512.clone(),
+                        ),
+                        (
+                            "WIREDESK__KAFKA__SSL_CA_LOCATION",
+                            pki.path("other-ca.crt").display().to_string(),
+                        ),
+                    ],
+                );
+                refuses(
+                    &broker,
+                    logs,
+                    "tls-untrusted-ca",
+                    env,
+                    &["certificate verify failed", "SSL_HANDSHAKE"],
+                    &broker.password_512,
+                );
             }),
         ),
     ];
 
     // Run all scenarios, then report every failure (not just the first).
     let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = scenarios.into_iter().map(|(name, f)| (name, scope.spawn(f))).collect();
+        let handles: Vec<_> = scenarios
+            .into_iter()
+            .map(|(name, f)| (name, scope.spawn(f)))
+            .collect();
         handles
             .into_iter()
             .filter_map(|(name, handle)| {
@@ -395,6 +650,11 @@ fn sasl_ssl_connections_work_and_misconfigurations_fail_clearly() {
             .collect()
     });
     drop(broker);
-    assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     eprintln!("kafka_tls: all scenarios passed in {:?}", started.elapsed());
 }

@@ -36,7 +36,12 @@ fn sample_names(exposition: &str) -> BTreeSet<String> {
     exposition
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| line.split(['{', ' ']).next().expect("a sample name").to_owned())
+        .map(|line| {
+            line.split(['{', ' '])
+                .next()
+                .expect("a sample name")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -54,11 +59,19 @@ fn family_types(exposition: &str) -> BTreeMap<String, String> {
 /// get series at runtime (per-partition gauges appear once partitions are assigned).
 fn full_exposition() -> String {
     let m = Metrics::new();
-    m.consumer_lag.with_label_values(&["raw-articles", "0"]).set(0);
-    m.committed_offset.with_label_values(&["raw-articles", "0"]).set(0);
+    m.consumer_lag
+        .with_label_values(&["raw-articles", "0"])
+        .set(0);
+    m.committed_offset
+        .with_label_values(&["raw-articles", "0"])
+        .set(0);
     m.up.with_label_values(&["dedupe_store"]).set(1.0);
-    m.messages_consumed.with_label_values(&["raw-articles"]).inc();
-    m.bytes_consumed.with_label_values(&["raw-articles"]).inc_by(10);
+    m.messages_consumed
+        .with_label_values(&["raw-articles"])
+        .inc();
+    m.bytes_consumed
+        .with_label_values(&["raw-articles"])
+        .inc_by(10);
     m.encode()
 }
 
@@ -74,17 +87,36 @@ fn exposition_passes_promtool_check_metrics() {
 fn metric_names_follow_conventions() {
     let text = full_exposition();
     let types = family_types(&text);
-    assert!(types.len() >= 25, "expected the full metric set, got {types:?}");
+    assert!(
+        types.len() >= 25,
+        "expected the full metric set, got {types:?}"
+    );
     for (name, kind) in &types {
-        assert!(name.starts_with("wiredesk_"), "{name}: missing the wiredesk_ prefix");
-        assert_eq!(name.ends_with("_total"), kind == "counter", "{name} ({kind}): `_total` is for counters only");
+        assert!(
+            name.starts_with("wiredesk_"),
+            "{name}: missing the wiredesk_ prefix"
+        );
+        assert_eq!(
+            name.ends_with("_total"),
+            kind == "counter",
+            "{name} ({kind}): `_total` is for counters only"
+        );
         for bad in ["_ms", "_milliseconds", "_kb", "_mb", "_percent"] {
-            assert!(!name.ends_with(bad) && !name.contains(&format!("{bad}_")), "{name}: use base units (seconds, bytes, ratios)");
+            assert!(
+                !name.ends_with(bad) && !name.contains(&format!("{bad}_")),
+                "{name}: use base units (seconds, bytes, ratios)"
+            );
         }
         if kind == "histogram" {
-            assert!(name.ends_with("_seconds"), "{name}: histograms here measure time in seconds");
+            assert!(
+                name.ends_with("_seconds"),
+                "{name}: histograms here measure time in seconds"
+            );
         }
-        assert!(text.contains(&format!("# HELP {name} ")), "{name}: no help text");
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name}: no help text"
+        );
     }
     // Bounded label sets are pre-created, so dashboards and alerts see zeros instead of no data.
     let fresh = Metrics::new().encode();
@@ -96,16 +128,26 @@ fn metric_names_follow_conventions() {
         "wiredesk_dependency_up{dependency=\"kafka\"} 0",
         "wiredesk_build_info{revision=",
     ] {
-        assert!(fresh.contains(needle), "fresh exposition lacks `{needle}`:\n{fresh}");
+        assert!(
+            fresh.contains(needle),
+            "fresh exposition lacks `{needle}`:\n{fresh}"
+        );
     }
 }
 
 /// docs/monitoring.md documents every metric family the worker exports.
 #[test]
 fn every_metric_is_documented() {
-    let docs = std::fs::read_to_string(repo_path("docs/monitoring.md")).expect("docs/monitoring.md");
-    let missing: Vec<String> = family_types(&full_exposition()).into_keys().filter(|name| !docs.contains(&format!("| `{name}` |"))).collect();
-    assert!(missing.is_empty(), "docs/monitoring.md has no table row for {missing:?}");
+    let docs =
+        std::fs::read_to_string(repo_path("docs/monitoring.md")).expect("docs/monitoring.md");
+    let missing: Vec<String> = family_types(&full_exposition())
+        .into_keys()
+        .filter(|name| !docs.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/monitoring.md has no table row for {missing:?}"
+    );
 }
 
 // --- alerts and scrape config ------------------------------------------------------------------
@@ -113,20 +155,37 @@ fn every_metric_is_documented() {
 /// deploy/prometheus/alerts.yml loads, and every alert fires and stays quiet where its unit tests say.
 #[test]
 fn alert_rules_are_valid_and_pass_their_unit_tests() {
-    let output = promtool(&["check", "rules", &repo_str("deploy/prometheus/alerts.yml")], None);
+    let output = promtool(
+        &["check", "rules", &repo_str("deploy/prometheus/alerts.yml")],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("SUCCESS"), "{stdout}");
-    promtool(&["test", "rules", &repo_str("deploy/prometheus/alerts.test.yml")], None);
+    promtool(
+        &[
+            "test",
+            "rules",
+            &repo_str("deploy/prometheus/alerts.test.yml"),
+        ],
+        None,
+    );
 }
 
 /// Every alert has a summary, a description and a runbook entry that exists in docs/monitoring.md,
 /// and a firing test case in alerts.test.yml.
 #[test]
 fn every_alert_has_annotations_a_runbook_and_a_test() {
-    let rules = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).expect("alerts.yml");
-    let tests = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.test.yml")).expect("alerts.test.yml");
-    let docs = std::fs::read_to_string(repo_path("docs/monitoring.md")).expect("docs/monitoring.md");
-    let alerts: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).map(str::trim).collect();
+    let rules =
+        std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).expect("alerts.yml");
+    let tests = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.test.yml"))
+        .expect("alerts.test.yml");
+    let docs =
+        std::fs::read_to_string(repo_path("docs/monitoring.md")).expect("docs/monitoring.md");
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .map(str::trim)
+        .collect();
     assert!(alerts.len() >= 8, "{alerts:?}");
     for block in rules.split("- alert: ").skip(1) {
         let name = block.lines().next().expect("name").trim();
@@ -134,9 +193,18 @@ fn every_alert_has_annotations_a_runbook_and_a_test() {
             assert!(block.contains(key), "alert {name} has no {key}");
         }
         let anchor = format!("docs/monitoring.md#{}", name.to_ascii_lowercase());
-        assert!(block.contains(&anchor), "alert {name}: runbook_url should be {anchor}");
-        assert!(docs.contains(&format!("### {name}\n")), "docs/monitoring.md has no runbook section `### {name}`");
-        let firing = tests.split("alertname: ").skip(1).any(|case| case.starts_with(name) && case.contains("exp_labels"));
+        assert!(
+            block.contains(&anchor),
+            "alert {name}: runbook_url should be {anchor}"
+        );
+        assert!(
+            docs.contains(&format!("### {name}\n")),
+            "docs/monitoring.md has no runbook section `### {name}`"
+        );
+        let firing = tests
+            .split("alertname: ")
+            .skip(1)
+            .any(|case| case.starts_with(name) && case.contains("exp_labels"));
         assert!(firing, "alerts.test.yml has no firing case for {name}");
     }
 }
@@ -144,11 +212,22 @@ fn every_alert_has_annotations_a_runbook_and_a_test() {
 /// The example scrape config used by docker-compose is valid (and finds alerts.yml beside it).
 #[test]
 fn example_prometheus_config_is_valid() {
-    let output = promtool(&["check", "config", &repo_str("deploy/prometheus/prometheus.yml")], None);
+    let output = promtool(
+        &[
+            "check",
+            "config",
+            &repo_str("deploy/prometheus/prometheus.yml"),
+        ],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("1 rule files found"), "{stdout}");
-    let config = std::fs::read_to_string(repo_path("deploy/prometheus/prometheus.yml")).expect("prometheus.yml");
-    assert!(config.contains("job_name: wiredesk") && config.contains("wiredesk:9464"), "{config}");
+    let config = std::fs::read_to_string(repo_path("deploy/prometheus/prometheus.yml"))
+        .expect("prometheus.yml");
+    assert!(
+        config.contains("job_name: wiredesk") && config.contains("wiredesk:9464"),
+        "{config}"
+    );
 }
 
 // --- dashboard ---------------------------------------------------------------------------------
@@ -158,9 +237,14 @@ fn metric_names_in(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut rest = expr;
     while let Some(at) = rest.find("wiredesk_") {
-        let preceded_by_ident = rest[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+        let preceded_by_ident = rest[..at]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
         let tail = &rest[at..];
-        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(tail.len());
         if !preceded_by_ident {
             names.push(tail[..end].to_owned());
         }
@@ -175,22 +259,40 @@ fn dashboard_queries(dashboard: &serde_json::Value) -> Vec<(String, String)> {
         for panel in panels {
             let title = panel["title"].as_str().unwrap_or("?").to_owned();
             if panel["type"] == "row" {
-                walk(panel["panels"].as_array().map_or(&[][..], Vec::as_slice), out);
+                walk(
+                    panel["panels"].as_array().map_or(&[][..], Vec::as_slice),
+                    out,
+                );
                 continue;
             }
-            let targets = panel["targets"].as_array().unwrap_or_else(|| panic!("panel `{title}` has no targets"));
+            let targets = panel["targets"]
+                .as_array()
+                .unwrap_or_else(|| panic!("panel `{title}` has no targets"));
             assert!(!targets.is_empty(), "panel `{title}` has no targets");
             for target in targets {
-                let expr = target["expr"].as_str().unwrap_or_else(|| panic!("panel `{title}`: a target without expr"));
+                let expr = target["expr"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("panel `{title}`: a target without expr"));
                 assert!(!expr.trim().is_empty(), "panel `{title}`: empty expr");
                 out.push((title.clone(), expr.to_owned()));
             }
         }
     }
     let mut out = Vec::new();
-    walk(dashboard["panels"].as_array().expect("top-level panels array"), &mut out);
-    for variable in dashboard["templating"]["list"].as_array().map_or(&[][..], Vec::as_slice) {
-        if let Some(query) = variable["query"]["query"].as_str().or(variable["query"].as_str()) {
+    walk(
+        dashboard["panels"]
+            .as_array()
+            .expect("top-level panels array"),
+        &mut out,
+    );
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+    {
+        if let Some(query) = variable["query"]["query"]
+            .as_str()
+            .or(variable["query"].as_str())
+        {
             out.push((format!("variable {}", variable["name"]), query.to_owned()));
         }
     }
@@ -205,10 +307,18 @@ fn unknown_dashboard_metrics(dashboard: &serde_json::Value, exposition: &str) ->
     let mut unknown = Vec::new();
     for (title, expr) in dashboard_queries(dashboard) {
         for name in metric_names_in(&expr) {
-            let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).filter(|f| types.contains_key(*f));
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|f| types.contains_key(*f));
             let ok = match family {
-                Some(family) => samples.contains(&name) && matches!(types[family].as_str(), "histogram" | "summary"),
-                None => samples.contains(&name) && types.get(&name).is_some_and(|t| t != "histogram"),
+                Some(family) => {
+                    samples.contains(&name)
+                        && matches!(types[family].as_str(), "histogram" | "summary")
+                }
+                None => {
+                    samples.contains(&name) && types.get(&name).is_some_and(|t| t != "histogram")
+                }
             };
             if !ok {
                 unknown.push(format!("{name} (panel `{title}`)"));
@@ -219,15 +329,21 @@ fn unknown_dashboard_metrics(dashboard: &serde_json::Value, exposition: &str) ->
 }
 
 fn dashboard() -> serde_json::Value {
-    let text = std::fs::read_to_string(repo_path("deploy/grafana/wiredesk-dashboard.json")).expect("dashboard file");
+    let text = std::fs::read_to_string(repo_path("deploy/grafana/wiredesk-dashboard.json"))
+        .expect("dashboard file");
     serde_json::from_str(&text).expect("the dashboard is valid JSON")
 }
 
 #[test]
 fn metric_name_scan_handles_suffixes_and_selectors() {
-    let names = metric_names_in(r#"histogram_quantile(0.9, sum by (le) (rate(wiredesk_x_seconds_bucket{job=~"$job"}[5m]))) / wiredesk_y_total"#);
+    let names = metric_names_in(
+        r#"histogram_quantile(0.9, sum by (le) (rate(wiredesk_x_seconds_bucket{job=~"$job"}[5m]))) / wiredesk_y_total"#,
+    );
     assert_eq!(names, ["wiredesk_x_seconds_bucket", "wiredesk_y_total"]);
-    assert!(metric_names_in("not_wiredesk_z + label_values(wiredesk_build_info, job)") == ["wiredesk_build_info"]);
+    assert!(
+        metric_names_in("not_wiredesk_z + label_values(wiredesk_build_info, job)")
+            == ["wiredesk_build_info"]
+    );
 }
 
 /// The dashboard is valid JSON with panels and targets, covers what operators need, and queries
@@ -238,7 +354,11 @@ fn dashboard_is_valid_and_queries_only_exported_metrics() {
     assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
     let queries = dashboard_queries(&dashboard);
     assert!(queries.len() >= 20, "{queries:?}");
-    let all: String = queries.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("\n");
+    let all: String = queries
+        .iter()
+        .map(|(_, e)| e.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     for needed in [
         "wiredesk_messages_consumed_total",
         "wiredesk_messages_produced_total",
@@ -251,10 +371,16 @@ fn dashboard_is_valid_and_queries_only_exported_metrics() {
         "wiredesk_dedupe_store_errors_total",
         "wiredesk_dedupe_store_duration_seconds_bucket",
     ] {
-        assert!(all.contains(needed), "the dashboard does not chart {needed}");
+        assert!(
+            all.contains(needed),
+            "the dashboard does not chart {needed}"
+        );
     }
     let unknown = unknown_dashboard_metrics(&dashboard, &full_exposition());
-    assert!(unknown.is_empty(), "the dashboard queries metrics the worker does not export: {unknown:#?}");
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries metrics the worker does not export: {unknown:#?}"
+    );
 }
 
 // --- a real Prometheus scraping the worker -----------------------------------------------------
@@ -269,7 +395,10 @@ fn prometheus_sees_counts_lag_and_latency() {
     let topics = Topics::create(&brokers, "obs", 3, 1);
     let mut worker = Worker::start(&brokers, &topics, &[]);
     let alerts = repo_path("deploy/prometheus/alerts.yml");
-    let prometheus = Prometheus::start(&[format!("127.0.0.1:{}", worker.http_port)], &[alerts.as_path()]);
+    let prometheus = Prometheus::start(
+        &[format!("127.0.0.1:{}", worker.http_port)],
+        &[alerts.as_path()],
+    );
     worker.wait_ready(Duration::from_secs(60));
 
     let mut inputs = Vec::new();
@@ -287,44 +416,100 @@ fn prometheus_sees_counts_lag_and_latency() {
     let input = &topics.input;
     let timeout = Duration::from_secs(120);
     let expect = |promql: &str, value: f64| prometheus.wait_for_value(promql, value, timeout);
-    expect(&format!("sum(wiredesk_messages_consumed_total{{topic=\"{input}\"}})"), 205.0);
-    expect("sum(wiredesk_messages_produced_total{destination=\"output\"})", 200.0);
-    expect("sum(wiredesk_messages_produced_total{destination=\"dead_letter\"})", 5.0);
+    expect(
+        &format!("sum(wiredesk_messages_consumed_total{{topic=\"{input}\"}})"),
+        205.0,
+    );
+    expect(
+        "sum(wiredesk_messages_produced_total{destination=\"output\"})",
+        200.0,
+    );
+    expect(
+        "sum(wiredesk_messages_produced_total{destination=\"dead_letter\"})",
+        5.0,
+    );
     expect("sum(wiredesk_messages_dead_lettered_total)", 5.0);
-    expect("sum(wiredesk_messages_dead_lettered_total{reason=\"invalid_json\"})", 3.0);
-    expect("sum(wiredesk_messages_dead_lettered_total{reason=\"not_an_object\"})", 2.0);
+    expect(
+        "sum(wiredesk_messages_dead_lettered_total{reason=\"invalid_json\"})",
+        3.0,
+    );
+    expect(
+        "sum(wiredesk_messages_dead_lettered_total{reason=\"not_an_object\"})",
+        2.0,
+    );
     expect("sum(wiredesk_stage_errors_total{stage=\"parse\"})", 5.0);
-    expect("sum(wiredesk_stage_duration_seconds_count{stage=\"parse\"})", 205.0);
-    expect("sum(wiredesk_stage_duration_seconds_count{stage=\"normalize\"})", 200.0);
+    expect(
+        "sum(wiredesk_stage_duration_seconds_count{stage=\"parse\"})",
+        205.0,
+    );
+    expect(
+        "sum(wiredesk_stage_duration_seconds_count{stage=\"normalize\"})",
+        200.0,
+    );
     expect("sum(wiredesk_end_to_end_latency_seconds_count)", 205.0);
-    expect(&format!("sum(wiredesk_consumed_bytes_total{{topic=\"{input}\"}}) > bool 0"), 1.0);
-    expect("sum(wiredesk_produced_bytes_total{destination=\"output\"}) > bool 0", 1.0);
+    expect(
+        &format!("sum(wiredesk_consumed_bytes_total{{topic=\"{input}\"}}) > bool 0"),
+        1.0,
+    );
+    expect(
+        "sum(wiredesk_produced_bytes_total{destination=\"output\"}) > bool 0",
+        1.0,
+    );
     // Lag from librdkafka statistics: one series per partition, all back to zero once committed.
-    expect(&format!("count(wiredesk_consumer_lag_messages{{topic=\"{input}\"}})"), 3.0);
-    expect(&format!("sum(wiredesk_consumer_lag_messages{{topic=\"{input}\"}})"), 0.0);
-    expect(&format!("sum(wiredesk_consumer_committed_offset{{topic=\"{input}\"}})"), 205.0);
+    expect(
+        &format!("count(wiredesk_consumer_lag_messages{{topic=\"{input}\"}})"),
+        3.0,
+    );
+    expect(
+        &format!("sum(wiredesk_consumer_lag_messages{{topic=\"{input}\"}})"),
+        0.0,
+    );
+    expect(
+        &format!("sum(wiredesk_consumer_committed_offset{{topic=\"{input}\"}})"),
+        205.0,
+    );
     expect("sum(wiredesk_assigned_partitions)", 3.0);
     expect("sum(wiredesk_in_flight_messages)", 0.0);
     expect("max(wiredesk_dependency_up{dependency=\"kafka\"})", 1.0);
     expect("sum(wiredesk_delivery_errors_total)", 0.0);
     expect("up{job=\"wiredesk\"}", 1.0);
-    expect("count(wiredesk_build_info{version!=\"\", revision!=\"\"})", 1.0);
+    expect(
+        "count(wiredesk_build_info{version!=\"\", revision!=\"\"})",
+        1.0,
+    );
 
     // The alert rules load in a real server, and on a healthy worker nothing fires.
     let rules = prometheus.api("/api/v1/rules");
-    let loaded: usize = rules["groups"].as_array().expect("groups").iter().map(|g| g["rules"].as_array().map_or(0, Vec::len)).sum();
+    let loaded: usize = rules["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["rules"].as_array().map_or(0, Vec::len))
+        .sum();
     assert_eq!(loaded, 10, "{rules}");
     let firing = prometheus.query("ALERTS{alertstate=\"firing\"}");
-    assert!(firing.is_empty(), "alerts firing on a healthy worker: {firing:?}");
+    assert!(
+        firing.is_empty(),
+        "alerts firing on a healthy worker: {firing:?}"
+    );
 
     // The live exposition passes promtool's lint, and the dashboard only queries scraped metrics.
     let (status, exposition) = worker.http_get("/metrics").expect("/metrics answers");
     assert_eq!(status, 200);
     promtool(&["check", "metrics"], Some(&exposition));
-    let scraped: BTreeSet<String> = prometheus.api("/api/v1/label/__name__/values").as_array().expect("names").iter().map(|v| v.as_str().expect("name").to_owned()).collect();
+    let scraped: BTreeSet<String> = prometheus
+        .api("/api/v1/label/__name__/values")
+        .as_array()
+        .expect("names")
+        .iter()
+        .map(|v| v.as_str().expect("name").to_owned())
+        .collect();
     for (title, expr) in dashboard_queries(&dashboard()) {
         for name in metric_names_in(&expr) {
-            assert!(scraped.contains(&name), "dashboard panel `{title}` queries {name}, which Prometheus never scraped");
+            assert!(
+                scraped.contains(&name),
+                "dashboard panel `{title}` queries {name}, which Prometheus never scraped"
+            );
         }
     }
 }
@@ -352,7 +537,10 @@ fn secret_env(command: &mut Command, brokers: &str) {
         .env("WIREDESK__KAFKA__SASL_PASSWORD", SASL_SECRET)
         .env("WIREDESK__KAFKA__SSL_KEY_PASSWORD", SSL_KEY_SECRET)
         .env("WIREDESK__DEDUPE__REDIS__PASSWORD", REDIS_SECRET)
-        .env("WIREDESK__DEDUPE__REDIS__URL", format!("redis://wiredesk:{REDIS_SECRET}@127.0.0.1:9/0"));
+        .env(
+            "WIREDESK__DEDUPE__REDIS__URL",
+            format!("redis://wiredesk:{REDIS_SECRET}@127.0.0.1:9/0"),
+        );
 }
 
 fn assert_no_secret(what: &str, text: &str) {
@@ -370,9 +558,18 @@ fn check_config_never_prints_secrets() {
     let output = command.output().expect("running wiredesk check-config");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "check-config failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("sasl_password = \"[redacted]\""), "{stdout}");
-    assert!(stdout.contains("ssl_key_password = \"[redacted]\""), "{stdout}");
+    assert!(
+        output.status.success(),
+        "check-config failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("sasl_password = \"[redacted]\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ssl_key_password = \"[redacted]\""),
+        "{stdout}"
+    );
     assert_no_secret("check-config stdout", &stdout);
     assert_no_secret("check-config stderr", &stderr);
 }
@@ -416,7 +613,9 @@ fn run_never_logs_secrets_even_at_trace_level() {
 
     // Wait until librdkafka has dumped its configuration and tried SASL, and wiredesk has logged
     // that Kafka is not reachable (the metadata request failed).
-    let text = |buffer: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&buffer.lock().expect("lock")).into_owned();
+    let text = |buffer: &Arc<Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&buffer.lock().expect("lock")).into_owned()
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let err = text(&stderr);
@@ -427,32 +626,58 @@ fn run_never_logs_secrets_even_at_trace_level() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("wiredesk exited early with {status}:\n{}", err);
         }
-        assert!(Instant::now() < deadline, "never saw librdkafka's config dump, SASL activity and the retry warning:\n{err}");
+        assert!(
+            Instant::now() < deadline,
+            "never saw librdkafka's config dump, SASL activity and the retry warning:\n{err}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, metrics) = http_get(http_port, "/metrics").expect("/metrics answers while Kafka is unreachable");
+    let (_, metrics) =
+        http_get(http_port, "/metrics").expect("/metrics answers while Kafka is unreachable");
     assert_no_secret("/metrics", &metrics);
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("try_wait").is_none() {
-        assert!(Instant::now() < deadline, "wiredesk did not exit within 60 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "wiredesk did not exit within 60 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     stdout_reader.join().expect("stdout reader");
     stderr_reader.join().expect("stderr reader");
     let (out, err) = (text(&stdout), text(&stderr));
-    assert!(err.len() > 10_000, "expected plenty of trace output, got {} bytes", err.len());
+    assert!(
+        err.len() > 10_000,
+        "expected plenty of trace output, got {} bytes",
+        err.len()
+    );
     // `log.format = "json"`: every line, librdkafka's included, is one JSON object with a level,
     // and `RUST_LOG=trace` won over the default `log.level = "info"`.
     let mut levels = BTreeSet::new();
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
-        let event: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-        levels.insert(event["level"].as_str().unwrap_or_else(|| panic!("no level: {line}")).to_owned());
-        assert!(event["message"].is_string() || event["fields"]["message"].is_string(), "no message: {line}");
+        let event: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        levels.insert(
+            event["level"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no level: {line}"))
+                .to_owned(),
+        );
+        assert!(
+            event["message"].is_string() || event["fields"]["message"].is_string(),
+            "no message: {line}"
+        );
     }
-    assert!(levels.contains("DEBUG") && levels.contains("WARN"), "levels seen: {levels:?}");
+    assert!(
+        levels.contains("DEBUG") && levels.contains("WARN"),
+        "levels seen: {levels:?}"
+    );
     assert_no_secret("stdout of wiredesk run", &out);
     assert_no_secret("stderr of wiredesk run", &err);
 }

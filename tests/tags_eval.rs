@@ -25,21 +25,35 @@ fn read_jsonl(path: &str) -> Vec<Value> {
 }
 
 fn topics(v: &Value) -> BTreeSet<String> {
-    v["topics"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
+    v["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn tags_eval() {
     let stage = TagStage::new(&TagSettings::default()).unwrap();
     let mut docs: Vec<(String, String, String, BTreeSet<String>)> = Vec::new();
-    let labels: HashMap<String, BTreeSet<String>> = read_jsonl(&format!("{DATA}/tags/gum-news.labels.jsonl"))
-        .iter()
-        .map(|v| (v["id"].as_str().unwrap().to_string(), topics(v)))
-        .collect();
+    let labels: HashMap<String, BTreeSet<String>> =
+        read_jsonl(&format!("{DATA}/tags/gum-news.labels.jsonl"))
+            .iter()
+            .map(|v| (v["id"].as_str().unwrap().to_string(), topics(v)))
+            .collect();
     for a in read_jsonl(&format!("{DATA}/gum-news/articles.jsonl")) {
         let id = a["id"].as_str().unwrap().to_string();
-        let gold = labels.get(&id).unwrap_or_else(|| panic!("no labels for {id}")).clone();
-        docs.push((id, a["title"].as_str().unwrap().into(), a["body"].as_str().unwrap().into(), gold));
+        let gold = labels
+            .get(&id)
+            .unwrap_or_else(|| panic!("no labels for {id}"))
+            .clone();
+        docs.push((
+            id,
+            a["title"].as_str().unwrap().into(),
+            a["body"].as_str().unwrap().into(),
+            gold,
+        ));
     }
     assert_eq!(docs.len(), 24);
     for a in read_jsonl(&format!("{DATA}/tags/written.jsonl")) {
@@ -55,31 +69,71 @@ fn tags_eval() {
     for (id, title, body, gold) in &docs {
         let text = format!("{title}\n\n{body}");
         let tags = stage.tag(&text, title.chars().count(), &[]);
-        let pred: BTreeSet<String> =
-            tags.iter().filter(|t| t.parent.is_none()).map(|t| t.id.clone()).collect();
+        let pred: BTreeSet<String> = tags
+            .iter()
+            .filter(|t| t.parent.is_none())
+            .map(|t| t.id.clone())
+            .collect();
         let hit = pred.intersection(gold).count();
         tp += hit;
         fp += pred.len() - hit;
         fn_ += gold.len() - hit;
         let short = |s: &BTreeSet<String>| {
-            s.iter().map(|x| x.trim_start_matches("medtop:")[..2].to_string()).collect::<Vec<_>>().join(",")
+            s.iter()
+                .map(|x| x.trim_start_matches("medtop:")[..2].to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         };
         let issues: Vec<String> = tags
             .iter()
             .filter(|t| t.scheme == "wiredesk-issue")
-            .map(|t| format!("{}={:.2}", t.id.trim_start_matches("wiredesk-issue:"), t.score))
+            .map(|t| {
+                format!(
+                    "{}={:.2}",
+                    t.id.trim_start_matches("wiredesk-issue:"),
+                    t.score
+                )
+            })
             .collect();
         let tops: Vec<String> = tags
             .iter()
             .filter(|t| t.parent.is_none())
-            .map(|t| format!("{}={:.2}[{}]", &t.id[7..9], t.score, t.evidence.iter().take(3).cloned().collect::<Vec<_>>().join("|")))
+            .map(|t| {
+                format!(
+                    "{}={:.2}[{}]",
+                    &t.id[7..9],
+                    t.score,
+                    t.evidence
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("|")
+                )
+            })
             .collect();
-        println!("{id:28} gold={:10} pred={:12} {} | {}", short(gold), short(&pred), tops.join(" "), issues.join(" "));
+        println!(
+            "{id:28} gold={:10} pred={:12} {} | {}",
+            short(gold),
+            short(&pred),
+            tops.join(" "),
+            issues.join(" ")
+        );
     }
     let p = tp as f64 / (tp + fp).max(1) as f64;
     let r = tp as f64 / (tp + fn_).max(1) as f64;
-    let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
-    println!("tags_eval: {} docs, top-level micro precision {p:.3} recall {r:.3} F1 {f1:.3} (tp {tp} fp {fp} fn {fn_})", docs.len());
-    assert!(p >= MIN_PRECISION, "precision {p:.3} < floor {MIN_PRECISION}");
+    let f1 = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
+    println!(
+        "tags_eval: {} docs, top-level micro precision {p:.3} recall {r:.3} F1 {f1:.3} (tp {tp} fp {fp} fn {fn_})",
+        docs.len()
+    );
+    assert!(
+        p >= MIN_PRECISION,
+        "precision {p:.3} < floor {MIN_PRECISION}"
+    );
     assert!(r >= MIN_RECALL, "recall {r:.3} < floor {MIN_RECALL}");
 }

@@ -28,7 +28,12 @@ fn article(id: &str, word: &str) -> serde_json::Value {
 }
 
 fn tag_ids(record: &serde_json::Value) -> Vec<String> {
-    record["tags"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect()
+    record["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -38,35 +43,87 @@ fn sighup_reloads_the_taxonomy_and_refuses_a_bad_one() {
     let file = dir.path().join("newsroom.toml");
     std::fs::write(&file, extra("frobnicator")).unwrap();
     let topics = Topics::create(&brokers, "reload", 1, 1);
-    let mut worker = Worker::start(&brokers, &topics, &[("WIREDESK__TAGS__EXTRA", file.display().to_string())]);
+    let mut worker = Worker::start(
+        &brokers,
+        &topics,
+        &[("WIREDESK__TAGS__EXTRA", file.display().to_string())],
+    );
     worker.wait_ready(Duration::from_secs(60));
-    let hup = |worker: &Worker| assert!(Command::new("kill").args(["-HUP", &worker.child.id().to_string()]).status().unwrap().success());
+    let hup = |worker: &Worker| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &worker.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
     let reloads = |worker: &Worker, result: &str| {
-        worker.http_get("/metrics").and_then(|(_, m)| metric(&m, &format!("wiredesk_taxonomy_reloads_total{{result=\"{result}\"}}"))).unwrap_or(-1.0)
+        worker
+            .http_get("/metrics")
+            .and_then(|(_, m)| {
+                metric(
+                    &m,
+                    &format!("wiredesk_taxonomy_reloads_total{{result=\"{result}\"}}"),
+                )
+            })
+            .unwrap_or(-1.0)
     };
     let read = |n: usize| -> Vec<serde_json::Value> {
-        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| m.len() >= n)
-            .iter()
-            .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
-            .collect()
+        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
+            m.len() >= n
+        })
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect()
     };
 
-    produce(&brokers, &topics.input, &[Input::json("a", article("a", "frobnicator"))]);
-    assert!(tag_ids(&read(1)[0]).contains(&"newsroom:widgets".to_owned()), "the extra file's tag fires");
+    produce(
+        &brokers,
+        &topics.input,
+        &[Input::json("a", article("a", "frobnicator"))],
+    );
+    assert!(
+        tag_ids(&read(1)[0]).contains(&"newsroom:widgets".to_owned()),
+        "the extra file's tag fires"
+    );
 
     std::fs::write(&file, extra("gizmotron")).unwrap();
     hup(&worker);
-    wait_until(Duration::from_secs(20), "reload ok counted", || reloads(&worker, "ok") == 1.0);
-    produce(&brokers, &topics.input, &[Input::json("b", article("b", "gizmotron"))]);
+    wait_until(Duration::from_secs(20), "reload ok counted", || {
+        reloads(&worker, "ok") == 1.0
+    });
+    produce(
+        &brokers,
+        &topics.input,
+        &[Input::json("b", article("b", "gizmotron"))],
+    );
     let out = read(2);
-    assert!(tag_ids(&out[1]).contains(&"newsroom:widgets".to_owned()), "the reloaded rule fires: {:?}", tag_ids(&out[1]));
+    assert!(
+        tag_ids(&out[1]).contains(&"newsroom:widgets".to_owned()),
+        "the reloaded rule fires: {:?}",
+        tag_ids(&out[1])
+    );
 
-    std::fs::write(&file, "[[tag]]\nid = \"broken\"\nphrases = [ { weight = 7.0, terms = [] } ]\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[tag]]\nid = \"broken\"\nphrases = [ { weight = 7.0, terms = [] } ]\n",
+    )
+    .unwrap();
     hup(&worker);
-    wait_until(Duration::from_secs(20), "reload error counted", || reloads(&worker, "error") == 1.0);
-    produce(&brokers, &topics.input, &[Input::json("c", article("c", "gizmotron"))]);
+    wait_until(Duration::from_secs(20), "reload error counted", || {
+        reloads(&worker, "error") == 1.0
+    });
+    produce(
+        &brokers,
+        &topics.input,
+        &[Input::json("c", article("c", "gizmotron"))],
+    );
     let out = read(3);
-    assert!(tag_ids(&out[2]).contains(&"newsroom:widgets".to_owned()), "the previous taxonomy stays in force");
+    assert!(
+        tag_ids(&out[2]).contains(&"newsroom:widgets".to_owned()),
+        "the previous taxonomy stays in force"
+    );
     assert_eq!(worker.sigterm().code(), Some(0));
 }
 

@@ -121,7 +121,12 @@ pub struct Enriched {
 
 impl Enriched {
     /// Start an output record from a parsed article; the stages fill in the rest.
-    pub fn from_article(article: Article, text: String, title_chars: usize, provenance: Provenance) -> Self {
+    pub fn from_article(
+        article: Article,
+        text: String,
+        title_chars: usize,
+        provenance: Provenance,
+    ) -> Self {
         let text_chars = text.chars().count();
         Enriched {
             schema: SCHEMA_VERSION.to_owned(),

@@ -10,12 +10,44 @@ use scraper::{Html, Node};
 
 /// Elements whose boundaries are paragraph breaks.
 const BLOCK: &[&str] = &[
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure",
-    "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
-    "section", "table", "tr", "ul", "caption", "body",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tr",
+    "ul",
+    "caption",
+    "body",
 ];
 /// Elements whose text is not article text.
-const SKIP: &[&str] = &["script", "style", "noscript", "template", "head", "iframe", "svg", "object", "button", "select"];
+const SKIP: &[&str] = &[
+    "script", "style", "noscript", "template", "head", "iframe", "svg", "object", "button",
+    "select",
+];
 
 /// Normalized document text and the headline's length in chars.
 pub struct Normalized {
@@ -28,7 +60,8 @@ pub fn normalize(title: Option<&str>, body: &str) -> Normalized {
     let title = title.map(|t| paragraphs(t).join(" ")).unwrap_or_default();
     let body = paragraphs(body);
     let title_chars = title.chars().count();
-    let mut text = String::with_capacity(title.len() + body.iter().map(|p| p.len() + 2).sum::<usize>() + 2);
+    let mut text =
+        String::with_capacity(title.len() + body.iter().map(|p| p.len() + 2).sum::<usize>() + 2);
     text.push_str(&title);
     for paragraph in &body {
         if !text.is_empty() {
@@ -42,7 +75,11 @@ pub fn normalize(title: Option<&str>, body: &str) -> Normalized {
 
 /// Split raw text or HTML into normalized, non-empty paragraphs.
 pub fn paragraphs(raw: &str) -> Vec<String> {
-    if looks_like_html(raw) { html_paragraphs(raw) } else { text_paragraphs(raw) }
+    if looks_like_html(raw) {
+        html_paragraphs(raw)
+    } else {
+        text_paragraphs(raw)
+    }
 }
 
 /// Heuristic: a tag (`<p>`, `</div>`, `<br/>`) or an entity reference (`&amp;`, `&#8217;`).
@@ -82,7 +119,11 @@ pub fn looks_like_html(raw: &str) -> bool {
 /// hard-wrapped paragraph and becomes a space.
 fn text_paragraphs(raw: &str) -> Vec<String> {
     let raw = raw.replace("\r\n", "\n").replace('\r', "\n");
-    let longest = raw.lines().map(|l| l.trim().chars().count()).max().unwrap_or(0);
+    let longest = raw
+        .lines()
+        .map(|l| l.trim().chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = Vec::new();
     let mut paragraph = String::new();
     for line in raw.lines() {
@@ -94,7 +135,9 @@ fn text_paragraphs(raw: &str) -> Vec<String> {
         push_collapsed(&mut paragraph, trimmed);
         push_collapsed(&mut paragraph, " ");
         let length = trimmed.chars().count();
-        let ends_sentence = trimmed.ends_with(['.', '!', '?', ':', ';', '"', '\u{201d}', '\u{2019}', ')', ']']);
+        let ends_sentence = trimmed.ends_with([
+            '.', '!', '?', ':', ';', '"', '\u{201d}', '\u{2019}', ')', ']',
+        ]);
         if ends_sentence || length * 10 < longest * 6 {
             flush(&mut paragraph, &mut out);
         }
@@ -173,7 +216,10 @@ mod tests {
 
     #[test]
     fn plain_text_single_newlines_are_paragraphs() {
-        assert_eq!(paragraphs("First  line.\nSecond\tline.\n"), ["First line.", "Second line."]);
+        assert_eq!(
+            paragraphs("First  line.\nSecond\tline.\n"),
+            ["First line.", "Second line."]
+        );
     }
 
     #[test]
@@ -181,7 +227,10 @@ mod tests {
         let wrapped = "The minister said the talks would resume\nnext week in Geneva, officials added\nafter the meeting.\n\n\nSecond paragraph.";
         assert_eq!(
             paragraphs(wrapped),
-            ["The minister said the talks would resume next week in Geneva, officials added after the meeting.", "Second paragraph."]
+            [
+                "The minister said the talks would resume next week in Geneva, officials added after the meeting.",
+                "Second paragraph."
+            ]
         );
     }
 
@@ -202,7 +251,10 @@ mod tests {
     #[test]
     fn html_blocks_become_paragraphs_and_entities_decode() {
         let html = "<div><h1>Head</h1><p>Tom &amp; Jerry&#8217;s <b>big</b>\n day.</p><script>var x=1;</script><p>Last&nbsp;one<br>line</p></div>";
-        assert_eq!(paragraphs(html), ["Head", "Tom & Jerry\u{2019}s big day.", "Last one", "line"]);
+        assert_eq!(
+            paragraphs(html),
+            ["Head", "Tom & Jerry\u{2019}s big day.", "Last one", "line"]
+        );
     }
 
     #[test]

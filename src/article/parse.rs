@@ -23,17 +23,24 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Article, Rejection> {
     if bytes.len() > max_bytes {
         return Err(Rejection::new(
             RejectCode::TooLarge,
-            format!("message is {} bytes, the limit (input.max_message_bytes) is {max_bytes}", bytes.len()),
+            format!(
+                "message is {} bytes, the limit (input.max_message_bytes) is {max_bytes}",
+                bytes.len()
+            ),
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Rejection::new(RejectCode::EmptyMessage, "message value is empty"));
+        return Err(Rejection::new(
+            RejectCode::EmptyMessage,
+            "message value is empty",
+        ));
     }
     let text = std::str::from_utf8(bytes).map_err(|error| {
         Rejection::new(RejectCode::NotUtf8, format!("value is not UTF-8: {error}"))
     })?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| Rejection::new(RejectCode::InvalidJson, format!("invalid JSON: {error}")))?;
+    let value: Value = serde_json::from_str(text).map_err(|error| {
+        Rejection::new(RejectCode::InvalidJson, format!("invalid JSON: {error}"))
+    })?;
     let Value::Object(mut object) = value else {
         return Err(Rejection::new(
             RejectCode::NotAnObject,
@@ -44,7 +51,10 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Article, Rejection> {
     let id = take_string(&mut object, ID)?;
     let title = take_string(&mut object, TITLE)?;
     let body = take_string(&mut object, BODY)?.ok_or_else(|| {
-        Rejection::new(RejectCode::MissingField, format!("no body: expected one of {}", BODY.join(", ")))
+        Rejection::new(
+            RejectCode::MissingField,
+            format!("no body: expected one of {}", BODY.join(", ")),
+        )
     })?;
     if body.trim().is_empty() {
         return Err(Rejection::new(RejectCode::EmptyBody, "body is empty"));
@@ -112,7 +122,10 @@ fn kind_of(value: &Value) -> &'static str {
 
 /// Remove the first present alias from `object`. Null counts as absent. Numbers are accepted for
 /// ids (many CMSs emit numeric ids); any other non-string is an error naming the field.
-fn take_string(object: &mut Map<String, Value>, names: &[&str]) -> Result<Option<String>, Rejection> {
+fn take_string(
+    object: &mut Map<String, Value>,
+    names: &[&str],
+) -> Result<Option<String>, Rejection> {
     let Some(name) = names.iter().find(|n| object.contains_key(**n)) else {
         return Ok(None);
     };
@@ -142,7 +155,10 @@ fn take_byline(object: &mut Map<String, Value>) -> Result<Option<String>, Reject
                     other => {
                         return Err(Rejection::new(
                             RejectCode::InvalidField,
-                            format!("field `{name}` must be a string or a list of strings, found {} in the list", kind_of(&other)),
+                            format!(
+                                "field `{name}` must be a string or a list of strings, found {} in the list",
+                                kind_of(&other)
+                            ),
                         ));
                     }
                 }
@@ -151,7 +167,10 @@ fn take_byline(object: &mut Map<String, Value>) -> Result<Option<String>, Reject
         }
         Some(other) => Err(Rejection::new(
             RejectCode::InvalidField,
-            format!("field `{name}` must be a string or a list of strings, got {}", kind_of(&other)),
+            format!(
+                "field `{name}` must be a string or a list of strings, got {}",
+                kind_of(&other)
+            ),
         )),
     }
 }
@@ -225,7 +244,10 @@ mod tests {
     #[test]
     fn bare_date_is_midnight_utc() {
         let a = parse(br#"{"body":"x","date":"2006-02-23"}"#, MAX).unwrap();
-        assert_eq!(a.published_at.unwrap().to_rfc3339(), "2006-02-23T00:00:00+00:00");
+        assert_eq!(
+            a.published_at.unwrap().to_rfc3339(),
+            "2006-02-23T00:00:00+00:00"
+        );
     }
 
     #[test]
@@ -237,11 +259,20 @@ mod tests {
         assert_eq!(code(br#"{"title":"x"}"#), RejectCode::MissingField);
         assert_eq!(code(br#"{"body":"   "}"#), RejectCode::EmptyBody);
         assert_eq!(code(br#"{"body":5}"#), RejectCode::InvalidField);
-        assert_eq!(code(br#"{"body":"x","title":["a"]}"#), RejectCode::InvalidField);
-        assert_eq!(code(br#"{"body":"x","published_at":"yesterday"}"#), RejectCode::InvalidField);
+        assert_eq!(
+            code(br#"{"body":"x","title":["a"]}"#),
+            RejectCode::InvalidField
+        );
+        assert_eq!(
+            code(br#"{"body":"x","published_at":"yesterday"}"#),
+            RejectCode::InvalidField
+        );
         assert_eq!(code(b""), RejectCode::EmptyMessage);
         let big = format!(r#"{{"body":"{}"}}"#, "a".repeat(100));
-        assert_eq!(parse(big.as_bytes(), 50).unwrap_err().code, RejectCode::TooLarge);
+        assert_eq!(
+            parse(big.as_bytes(), 50).unwrap_err().code,
+            RejectCode::TooLarge
+        );
     }
 
     #[test]

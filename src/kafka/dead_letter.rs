@@ -20,15 +20,29 @@ pub struct Source<'a> {
 
 pub fn record(dead_letter_topic: &str, source: Source<'_>, rejection: &Rejection) -> OutRecord {
     let mut headers = source.headers;
-    headers.push(("wiredesk-reason".into(), rejection.code.as_str().as_bytes().to_vec()));
+    headers.push((
+        "wiredesk-reason".into(),
+        rejection.code.as_str().as_bytes().to_vec(),
+    ));
     headers.push(("wiredesk-stage".into(), rejection.stage.as_bytes().to_vec()));
-    headers.push(("wiredesk-detail".into(), truncate(&rejection.detail, MAX_DETAIL_BYTES).as_bytes().to_vec()));
+    headers.push((
+        "wiredesk-detail".into(),
+        truncate(&rejection.detail, MAX_DETAIL_BYTES)
+            .as_bytes()
+            .to_vec(),
+    ));
     headers.push((
         "wiredesk-source".into(),
         format!("{}/{}/{}", source.topic, source.partition, source.offset).into_bytes(),
     ));
-    headers.push(("wiredesk-time".into(), chrono::Utc::now().to_rfc3339().into_bytes()));
-    headers.push(("wiredesk-version".into(), env!("CARGO_PKG_VERSION").as_bytes().to_vec()));
+    headers.push((
+        "wiredesk-time".into(),
+        chrono::Utc::now().to_rfc3339().into_bytes(),
+    ));
+    headers.push((
+        "wiredesk-version".into(),
+        env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
+    ));
     OutRecord {
         destination: Destination::DeadLetter,
         topic: dead_letter_topic.to_owned(),
@@ -60,12 +74,24 @@ mod tests {
         let rejection = Rejection::new(RejectCode::InvalidJson, "x".repeat(5000));
         let r = record(
             "dlq",
-            Source { topic: "in", partition: 2, offset: 7, key: Some(b"k"), payload: Some(b"\xff{"), headers: vec![("traceparent".into(), b"00-a".to_vec())] },
+            Source {
+                topic: "in",
+                partition: 2,
+                offset: 7,
+                key: Some(b"k"),
+                payload: Some(b"\xff{"),
+                headers: vec![("traceparent".into(), b"00-a".to_vec())],
+            },
             &rejection,
         );
         assert_eq!(r.payload.as_deref(), Some(&b"\xff{"[..]));
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
-        let get = |name: &str| r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        let get = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
         assert_eq!(get("traceparent").as_deref(), Some("00-a"));
         assert_eq!(get("wiredesk-reason").as_deref(), Some("invalid_json"));
         assert_eq!(get("wiredesk-stage").as_deref(), Some("parse"));

@@ -27,8 +27,14 @@ fn common_config(k: &KafkaSettings) -> anyhow::Result<ClientConfig> {
     config
         .set("bootstrap.servers", &k.brokers)
         .set("client.id", &k.client_id)
-        .set("security.protocol", k.security_protocol.to_ascii_lowercase())
-        .set("statistics.interval.ms", k.statistics_interval_ms.to_string());
+        .set(
+            "security.protocol",
+            k.security_protocol.to_ascii_lowercase(),
+        )
+        .set(
+            "statistics.interval.ms",
+            k.statistics_interval_ms.to_string(),
+        );
     if let Some(mechanism) = &k.sasl_mechanism {
         config.set("sasl.mechanism", mechanism);
     }
@@ -50,7 +56,14 @@ fn common_config(k: &KafkaSettings) -> anyhow::Result<ClientConfig> {
     if let Some(password) = &k.ssl_key_password {
         config.set("ssl.key.password", password.expose_secret());
     }
-    config.set("ssl.endpoint.identification.algorithm", if k.ssl_endpoint_identification { "https" } else { "none" });
+    config.set(
+        "ssl.endpoint.identification.algorithm",
+        if k.ssl_endpoint_identification {
+            "https"
+        } else {
+            "none"
+        },
+    );
     Ok(config)
 }
 
@@ -82,7 +95,10 @@ pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
         .set("acks", "all")
         .set("compression.type", &s.kafka.compression)
         .set("linger.ms", "5")
-        .set("message.timeout.ms", s.delivery.message_timeout_ms.to_string());
+        .set(
+            "message.timeout.ms",
+            s.delivery.message_timeout_ms.to_string(),
+        );
     for (key, value) in &s.kafka.producer {
         config.set(librdkafka_key(key), value);
     }
@@ -116,7 +132,10 @@ impl ClientContext for WorkerContext {
             return;
         }
         // Only the consumer writes `dependency_up{kafka}`, so the two clients cannot make it flap.
-        self.metrics.up.with_label_values(&["kafka"]).set(if up { 1.0 } else { 0.0 });
+        self.metrics
+            .up
+            .with_label_values(&["kafka"])
+            .set(if up { 1.0 } else { 0.0 });
         for (name, topic) in &stats.topics {
             for (id, partition) in &topic.partitions {
                 // Partition -1 is librdkafka's internal "unassigned" bucket; not-desired partitions
@@ -126,17 +145,26 @@ impl ClientContext for WorkerContext {
                 }
                 let labels = [name.as_str(), &id.to_string()];
                 if partition.consumer_lag >= 0 {
-                    self.metrics.consumer_lag.with_label_values(&labels).set(partition.consumer_lag);
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&labels)
+                        .set(partition.consumer_lag);
                 }
                 if partition.committed_offset >= 0 {
-                    self.metrics.committed_offset.with_label_values(&labels).set(partition.committed_offset);
+                    self.metrics
+                        .committed_offset
+                        .with_label_values(&labels)
+                        .set(partition.committed_offset);
                 }
             }
         }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.metrics.kafka_errors.with_label_values(&[self.side]).inc();
+        self.metrics
+            .kafka_errors
+            .with_label_values(&[self.side])
+            .inc();
         tracing::warn!(message = "Kafka client error.", side = self.side, %error, reason);
     }
 }
@@ -207,13 +235,25 @@ mod tests {
     #[test]
     fn consumer_is_at_least_once_and_passthrough_wins() {
         let mut s = Settings::default();
-        s.kafka.consumer.insert("fetch_min_bytes".into(), "65536".into());
-        s.kafka.consumer.insert("session.timeout.ms".into(), "30000".into());
+        s.kafka
+            .consumer
+            .insert("fetch_min_bytes".into(), "65536".into());
+        s.kafka
+            .consumer
+            .insert("session.timeout.ms".into(), "30000".into());
         let c = consumer_config(&s).unwrap();
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(c.get("enable.auto.commit"), Some("true"));
-        assert_eq!(c.get("fetch.min.bytes"), Some("65536"), "underscores from env vars become dots");
-        assert_eq!(c.get("session.timeout.ms"), Some("30000"), "pass-through is applied last");
+        assert_eq!(
+            c.get("fetch.min.bytes"),
+            Some("65536"),
+            "underscores from env vars become dots"
+        );
+        assert_eq!(
+            c.get("session.timeout.ms"),
+            Some("30000"),
+            "pass-through is applied last"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Sink {
         loop {
             let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
             for (key, value) in &record.headers {
-                headers = headers.insert(Header { key, value: Some(value) });
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
+                });
             }
             let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic).headers(headers);
             if let Some(payload) = &record.payload {
@@ -80,7 +83,12 @@ impl Sink {
     }
 
     /// Wait for one acknowledgement. `Ok` only when the broker has the record.
-    pub async fn acknowledged(&self, delivery: DeliveryFuture, destination: Destination, bytes: usize) -> Result<(), KafkaError> {
+    pub async fn acknowledged(
+        &self,
+        delivery: DeliveryFuture,
+        destination: Destination,
+        bytes: usize,
+    ) -> Result<(), KafkaError> {
         let result = match delivery.await {
             Ok(Ok(_delivery)) => Ok(()),
             Ok(Err((error, _message))) => Err(error),
@@ -89,11 +97,20 @@ impl Sink {
         };
         match &result {
             Ok(()) => {
-                self.metrics.messages_produced.with_label_values(&[destination.as_str()]).inc();
-                self.metrics.bytes_produced.with_label_values(&[destination.as_str()]).inc_by(bytes as u64);
+                self.metrics
+                    .messages_produced
+                    .with_label_values(&[destination.as_str()])
+                    .inc();
+                self.metrics
+                    .bytes_produced
+                    .with_label_values(&[destination.as_str()])
+                    .inc_by(bytes as u64);
             }
             Err(_) => {
-                self.metrics.delivery_errors.with_label_values(&[destination.as_str()]).inc();
+                self.metrics
+                    .delivery_errors
+                    .with_label_values(&[destination.as_str()])
+                    .inc();
             }
         }
         result

@@ -44,7 +44,8 @@ use crate::telemetry::spawn_blocking_in_span;
 /// Input headers carried to the output record (W3C trace context).
 const TRACE_HEADERS: &[&str] = &["traceparent", "tracestate"];
 
-type ProcessingFuture = futures::future::BoxFuture<'static, (Arc<OwnedMessage>, Result<Processed, Rejection>)>;
+type ProcessingFuture =
+    futures::future::BoxFuture<'static, (Arc<OwnedMessage>, Result<Processed, Rejection>)>;
 type DeliveringFuture = futures::future::BoxFuture<'static, Delivered>;
 
 /// A message whose records have been enqueued, with their acknowledgement results.
@@ -70,7 +71,12 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.consumer
             .subscribe(&[self.settings.topics.input.as_str()])
-            .with_context(|| format!("subscribing to topics.input `{}`", self.settings.topics.input))?;
+            .with_context(|| {
+                format!(
+                    "subscribing to topics.input `{}`",
+                    self.settings.topics.input
+                )
+            })?;
         tracing::info!(message = "Worker started.", input = %self.settings.topics.input, output = %self.settings.topics.output, stages = ?self.pipeline.stage_names());
 
         let max_in_flight = self.settings.processing.max_in_flight;
@@ -125,7 +131,8 @@ impl Worker {
         }
 
         if outcome.is_ok() {
-            self.drain(&mut processing, &mut delivering, &mut held, &shutdown).await?;
+            self.drain(&mut processing, &mut delivering, &mut held, &shutdown)
+                .await?;
         }
         self.finish();
         self.health.stopped.store(true, Ordering::Relaxed);
@@ -141,7 +148,11 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.settings.shutdown.drain_timeout_ms);
-        tracing::info!(message = "Draining in-flight work.", in_flight = processing.len() + delivering.len(), grace_ms = grace.as_millis() as u64);
+        tracing::info!(
+            message = "Draining in-flight work.",
+            in_flight = processing.len() + delivering.len(),
+            grace_ms = grace.as_millis() as u64
+        );
         let deadline = tokio::time::sleep(grace);
         tokio::pin!(deadline);
         // During the drain the dedupe store may be down; a fresh token lets `route` give up at the deadline.
@@ -175,7 +186,9 @@ impl Worker {
     fn finish(&self) {
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::info!(message = "Final offsets committed."),
-            Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            )) => {}
             Err(error) => {
                 self.metrics.commit_failures.inc();
                 tracing::warn!(message = "Final commit failed; uncommitted messages will be redelivered.", %error);
@@ -190,7 +203,9 @@ impl Worker {
         self.metrics.in_flight.set(n as i64);
         self.health.in_flight.store(n, Ordering::Relaxed);
         let full = n >= self.settings.processing.max_in_flight;
-        self.metrics.paused.set(i64::from(full || !self.health.store_ok.load(Ordering::Relaxed)));
+        self.metrics.paused.set(i64::from(
+            full || !self.health.store_ok.load(Ordering::Relaxed),
+        ));
     }
 
     /// Run the pipeline on a blocking thread. The message is shared so that even a panic outside
@@ -210,7 +225,8 @@ impl Worker {
                 timestamp_ms: for_task.timestamp().to_millis(),
                 file: None,
                 line: None,
-                processed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                processed_at: chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
             pipeline.process(for_task.payload().unwrap_or_default(), provenance)
@@ -220,7 +236,11 @@ impl Worker {
                 Ok(result) => result,
                 Err(error) => {
                     metrics.stage_errors.with_label_values(&["pipeline"]).inc();
-                    Err(Rejection::new(crate::error::RejectCode::StagePanicked, format!("processing task failed: {error}")).at("pipeline"))
+                    Err(Rejection::new(
+                        crate::error::RejectCode::StagePanicked,
+                        format!("processing task failed: {error}"),
+                    )
+                    .at("pipeline"))
                 }
             };
             (message, result)
@@ -239,19 +259,41 @@ impl Worker {
         let processed = match result {
             Ok(processed) => processed,
             Err(rejection) => {
-                crate::events::article_rejected(&self.metrics, &rejection, message.topic(), message.partition(), message.offset());
-                return Ok(Some(vec![dead_letter::record(&self.settings.topics.dead_letter, source_of(message), &rejection)]));
+                crate::events::article_rejected(
+                    &self.metrics,
+                    &rejection,
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                );
+                return Ok(Some(vec![dead_letter::record(
+                    &self.settings.topics.dead_letter,
+                    source_of(message),
+                    &rejection,
+                )]));
             }
         };
-        let Processed { mut doc, fingerprint } = processed;
+        let Processed {
+            mut doc,
+            fingerprint,
+        } = processed;
         let mut destination = Destination::Output;
         if let (Some(deduper), Some(fingerprint)) = (&self.deduper, fingerprint) {
-            let Some(decision) = self.dedupe(deduper, &doc, &fingerprint, shutdown, held).await else {
+            let Some(decision) = self
+                .dedupe(deduper, &doc, &fingerprint, shutdown, held)
+                .await
+            else {
                 return Ok(None);
             };
             if decision.status == DedupeStatus::Duplicate {
                 let action = self.settings.dedupe.action;
-                crate::events::duplicate_found(&self.metrics, action, &doc.id, decision.duplicate_of.as_deref(), origin_of(message));
+                crate::events::duplicate_found(
+                    &self.metrics,
+                    action,
+                    &doc.id,
+                    decision.duplicate_of.as_deref(),
+                    origin_of(message),
+                );
                 match action {
                     DuplicateAction::Drop => return Ok(Some(Vec::new())),
                     DuplicateAction::Tag => {}
@@ -264,7 +306,13 @@ impl Worker {
             Destination::Duplicates => &self.settings.topics.duplicates,
             _ => &self.settings.topics.output,
         };
-        Ok(Some(vec![output_record(doc, message, topic, destination, self.settings.output.include_text)?]))
+        Ok(Some(vec![output_record(
+            doc,
+            message,
+            topic,
+            destination,
+            self.settings.output.include_text,
+        )?]))
     }
 
     /// Look the fingerprint up. Under `fail_closed`, a store outage pauses consumption here until
@@ -281,15 +329,27 @@ impl Worker {
         let mut paused_partitions = None;
         loop {
             let started = Instant::now();
-            let result = deduper.decide(&doc.id, fingerprint, doc.event_time_ms()).await;
-            self.metrics.dedupe_store_duration.observe(started.elapsed().as_secs_f64());
+            let result = deduper
+                .decide(&doc.id, fingerprint, doc.event_time_ms())
+                .await;
+            self.metrics
+                .dedupe_store_duration
+                .observe(started.elapsed().as_secs_f64());
             match result {
                 Ok(decision) => {
                     if decision.store_error {
-                        self.metrics.dedupe_store_errors.with_label_values(&["fail_open"]).inc();
+                        self.metrics
+                            .dedupe_store_errors
+                            .with_label_values(&["fail_open"])
+                            .inc();
                     }
-                    self.health.store_ok.store(!decision.store_error, Ordering::Relaxed);
-                    self.metrics.up.with_label_values(&["dedupe_store"]).set(if decision.store_error { 0.0 } else { 1.0 });
+                    self.health
+                        .store_ok
+                        .store(!decision.store_error, Ordering::Relaxed);
+                    self.metrics
+                        .up
+                        .with_label_values(&["dedupe_store"])
+                        .set(if decision.store_error { 0.0 } else { 1.0 });
                     if let Some(partitions) = paused_partitions.take() {
                         if let Err(error) = self.consumer.resume(&partitions) {
                             tracing::warn!(message = "Resuming partitions failed.", %error);
@@ -305,8 +365,14 @@ impl Worker {
                     return Some(decision);
                 }
                 Err(error) => {
-                    self.metrics.dedupe_store_errors.with_label_values(&["fail_closed"]).inc();
-                    self.metrics.up.with_label_values(&["dedupe_store"]).set(0.0);
+                    self.metrics
+                        .dedupe_store_errors
+                        .with_label_values(&["fail_closed"])
+                        .inc();
+                    self.metrics
+                        .up
+                        .with_label_values(&["dedupe_store"])
+                        .set(0.0);
                     self.health.store_ok.store(false, Ordering::Relaxed);
                     self.metrics.paused.set(1);
                     if paused_partitions.is_none() {
@@ -331,14 +397,20 @@ impl Worker {
                             },
                         }
                     }
-                    backoff = (backoff * 2).min(Duration::from_millis(self.settings.delivery.retry_max_backoff_ms));
+                    backoff = (backoff * 2).min(Duration::from_millis(
+                        self.settings.delivery.retry_max_backoff_ms,
+                    ));
                 }
             }
         }
     }
 
     /// Hand the records to the producer in order and return a future of their acknowledgements.
-    async fn enqueue_all(&self, message: Arc<OwnedMessage>, records: Vec<OutRecord>) -> anyhow::Result<DeliveringFuture> {
+    async fn enqueue_all(
+        &self,
+        message: Arc<OwnedMessage>,
+        records: Vec<OutRecord>,
+    ) -> anyhow::Result<DeliveringFuture> {
         let mut pending: Vec<(OutRecord, DeliveryFuture)> = Vec::with_capacity(records.len());
         for record in records {
             let delivery = self.enqueue_with_retry(&record).await?;
@@ -348,7 +420,9 @@ impl Worker {
         Ok(Box::pin(async move {
             let mut results = Vec::with_capacity(pending.len());
             for (record, delivery) in pending {
-                let result = sink.acknowledged(delivery, record.destination, record.payload_len()).await;
+                let result = sink
+                    .acknowledged(delivery, record.destination, record.payload_len())
+                    .await;
                 results.push((record, result));
             }
             Delivered { message, results }
@@ -363,12 +437,20 @@ impl Worker {
                 Ok(delivery) => return Ok(delivery),
                 Err(error) if attempt < self.settings.delivery.max_resends => {
                     attempt += 1;
-                    self.metrics.kafka_errors.with_label_values(&["producer"]).inc();
+                    self.metrics
+                        .kafka_errors
+                        .with_label_values(&["producer"])
+                        .inc();
                     tracing::warn!(message = "Producer refused a record; retrying.", %error, topic = %record.topic, attempt);
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(self.settings.delivery.retry_max_backoff_ms));
+                    backoff = (backoff * 2).min(Duration::from_millis(
+                        self.settings.delivery.retry_max_backoff_ms,
+                    ));
                 }
-                Err(error) => bail!("cannot hand a record for topic `{}` to the producer: {error}", record.topic),
+                Err(error) => bail!(
+                    "cannot hand a record for topic `{}` to the producer: {error}",
+                    record.topic
+                ),
             }
         }
     }
@@ -384,7 +466,10 @@ impl Worker {
                 self.resend(&record).await?;
             }
         }
-        if let Err(error) = self.consumer.store_offset(message.topic(), message.partition(), message.offset()) {
+        if let Err(error) =
+            self.consumer
+                .store_offset(message.topic(), message.partition(), message.offset())
+        {
             // Typically the partition was revoked meanwhile: its new owner re-reads from the last
             // commit, so at-least-once still holds.
             tracing::debug!(message = "Offset not stored.", %error, topic = message.topic(), partition = message.partition(), offset = message.offset());
@@ -405,11 +490,17 @@ impl Worker {
         for attempt in 1..=self.settings.delivery.max_resends {
             tokio::time::sleep(backoff).await;
             let delivery = self.enqueue_with_retry(record).await?;
-            match self.sink.acknowledged(delivery, record.destination, record.payload_len()).await {
+            match self
+                .sink
+                .acknowledged(delivery, record.destination, record.payload_len())
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     tracing::warn!(message = "Re-send failed.", %error, topic = %record.topic, attempt);
-                    backoff = (backoff * 2).min(Duration::from_millis(self.settings.delivery.retry_max_backoff_ms));
+                    backoff = (backoff * 2).min(Duration::from_millis(
+                        self.settings.delivery.retry_max_backoff_ms,
+                    ));
                 }
             }
         }
@@ -422,7 +513,11 @@ impl Worker {
 }
 
 fn origin_of(message: &OwnedMessage) -> crate::events::Origin<'_> {
-    crate::events::Origin { topic: message.topic(), partition: message.partition(), offset: message.offset() }
+    crate::events::Origin {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
+    }
 }
 
 fn source_of(message: &OwnedMessage) -> dead_letter::Source<'_> {
@@ -440,7 +535,15 @@ fn headers_of(message: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
     message
         .headers()
         .map(|headers| {
-            headers.iter().map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default())).collect()
+            headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    )
+                })
+                .collect()
         })
         .unwrap_or_default()
 }
@@ -459,13 +562,25 @@ fn output_record(
     let payload = serde_json::to_vec(&doc).context("serializing an enriched record")?;
     let mut headers = vec![
         ("content-type".to_owned(), b"application/json".to_vec()),
-        ("wiredesk-schema".to_owned(), SCHEMA_VERSION.as_bytes().to_vec()),
-        ("wiredesk-version".to_owned(), env!("CARGO_PKG_VERSION").as_bytes().to_vec()),
+        (
+            "wiredesk-schema".to_owned(),
+            SCHEMA_VERSION.as_bytes().to_vec(),
+        ),
+        (
+            "wiredesk-version".to_owned(),
+            env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
+        ),
     ];
     for (key, value) in headers_of(message) {
         if TRACE_HEADERS.contains(&key.to_ascii_lowercase().as_str()) {
             headers.push((key, value));
         }
     }
-    Ok(OutRecord { destination, topic: topic.to_owned(), key: Some(doc.id.into_bytes()), payload: Some(payload), headers })
+    Ok(OutRecord {
+        destination,
+        topic: topic.to_owned(),
+        key: Some(doc.id.into_bytes()),
+        payload: Some(payload),
+        headers,
+    })
 }

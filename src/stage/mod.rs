@@ -52,17 +52,28 @@ pub fn build(settings: &Settings, metrics: Option<Metrics>) -> anyhow::Result<Pi
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
     if settings.entities.enabled {
         stages.push(Box::new(
-            entities::EntityStage::new(&settings.entities).context("building the entities stage")?,
+            entities::EntityStage::new(&settings.entities)
+                .context("building the entities stage")?,
         ));
     }
     let mut tag_handle = None;
     if settings.tags.enabled {
-        let tags = Arc::new(tags::TagStage::new(&settings.tags).context("building the tags stage")?);
+        let tags =
+            Arc::new(tags::TagStage::new(&settings.tags).context("building the tags stage")?);
         stages.push(Box::new(TagStageHandle(Arc::clone(&tags))));
         tag_handle = Some(tags);
     }
-    let fingerprinter = settings.dedupe.enabled.then(|| Fingerprinter::new(&settings.dedupe));
-    Ok(Pipeline { stages, tags: tag_handle, fingerprinter, max_message_bytes: settings.input.max_message_bytes, metrics })
+    let fingerprinter = settings
+        .dedupe
+        .enabled
+        .then(|| Fingerprinter::new(&settings.dedupe));
+    Ok(Pipeline {
+        stages,
+        tags: tag_handle,
+        fingerprinter,
+        max_message_bytes: settings.input.max_message_bytes,
+        metrics,
+    })
 }
 
 impl Stage for entities::EntityStage {
@@ -84,7 +95,11 @@ impl Stage for TagStageHandle {
     }
     fn apply(&self, doc: &mut Enriched) -> Result<(), Rejection> {
         // Tag rules may require an entity by canonical name and type.
-        let found: Vec<(&str, &str)> = doc.entities.iter().map(|e| (e.name.as_str(), e.kind.as_str())).collect();
+        let found: Vec<(&str, &str)> = doc
+            .entities
+            .iter()
+            .map(|e| (e.name.as_str(), e.kind.as_str()))
+            .collect();
         doc.tags = self.0.tag(&doc.text, doc.title_chars, &found);
         Ok(())
     }
@@ -92,8 +107,18 @@ impl Stage for TagStageHandle {
 
 impl Pipeline {
     /// A pipeline with exactly these stages (tests, benchmarks).
-    pub fn new(stages: Vec<Box<dyn Stage>>, fingerprinter: Option<Fingerprinter>, max_message_bytes: usize) -> Self {
-        Pipeline { stages, tags: None, fingerprinter, max_message_bytes, metrics: None }
+    pub fn new(
+        stages: Vec<Box<dyn Stage>>,
+        fingerprinter: Option<Fingerprinter>,
+        max_message_bytes: usize,
+    ) -> Self {
+        Pipeline {
+            stages,
+            tags: None,
+            fingerprinter,
+            max_message_bytes,
+            metrics: None,
+        }
     }
 
     /// The tags stage, for SIGHUP reloads.
@@ -113,34 +138,56 @@ impl Pipeline {
         let mut doc = self.timed("normalize", || {
             let normalized = normalize::normalize(article.title.as_deref(), &article.body);
             if normalized.text.chars().count() == normalized.title_chars {
-                return Err(Rejection::new(RejectCode::EmptyBody, "body has no text once markup is removed").at("normalize"));
+                return Err(Rejection::new(
+                    RejectCode::EmptyBody,
+                    "body has no text once markup is removed",
+                )
+                .at("normalize"));
             }
-            Ok(Enriched::from_article(article, normalized.text, normalized.title_chars, provenance))
+            Ok(Enriched::from_article(
+                article,
+                normalized.text,
+                normalized.title_chars,
+                provenance,
+            ))
         })?;
         for stage in &self.stages {
             let name = stage.name();
             self.timed(name, || {
                 match catch_unwind(AssertUnwindSafe(|| stage.apply(&mut doc))) {
                     Ok(result) => result.map_err(|r| r.at(name)),
-                    Err(panic) => Err(Rejection::new(RejectCode::StagePanicked, panic_message(&panic)).at(name)),
+                    Err(panic) => Err(Rejection::new(
+                        RejectCode::StagePanicked,
+                        panic_message(&panic),
+                    )
+                    .at(name)),
                 }
             })?;
         }
         let fingerprint = match &self.fingerprinter {
             Some(f) => Some(self.timed("fingerprint", || {
-                catch_unwind(AssertUnwindSafe(|| f.fingerprint(&doc.text)))
-                    .map_err(|panic| Rejection::new(RejectCode::StagePanicked, panic_message(&panic)).at("fingerprint"))
+                catch_unwind(AssertUnwindSafe(|| f.fingerprint(&doc.text))).map_err(|panic| {
+                    Rejection::new(RejectCode::StagePanicked, panic_message(&panic))
+                        .at("fingerprint")
+                })
             })?),
             None => None,
         };
         Ok(Processed { doc, fingerprint })
     }
 
-    fn timed<T>(&self, stage: &'static str, f: impl FnOnce() -> Result<T, Rejection>) -> Result<T, Rejection> {
+    fn timed<T>(
+        &self,
+        stage: &'static str,
+        f: impl FnOnce() -> Result<T, Rejection>,
+    ) -> Result<T, Rejection> {
         let start = Instant::now();
         let result = f();
         if let Some(metrics) = &self.metrics {
-            metrics.stage_duration.with_label_values(&[stage]).observe(start.elapsed().as_secs_f64());
+            metrics
+                .stage_duration
+                .with_label_values(&[stage])
+                .observe(start.elapsed().as_secs_f64());
             if result.is_err() {
                 metrics.stage_errors.with_label_values(&[stage]).inc();
             }
@@ -185,7 +232,10 @@ mod tests {
     #[test]
     fn a_panicking_stage_becomes_a_rejection() {
         let p = Pipeline::new(vec![Box::new(Panics)], None, 1 << 20);
-        let r = p.process(br#"{"body":"x"}"#, Provenance::default()).err().expect("rejected");
+        let r = p
+            .process(br#"{"body":"x"}"#, Provenance::default())
+            .err()
+            .expect("rejected");
         assert_eq!((r.code, r.stage), (RejectCode::StagePanicked, "panics"));
         assert!(r.detail.contains("boom on purpose"));
     }
@@ -193,14 +243,23 @@ mod tests {
     #[test]
     fn a_stage_error_is_attributed_to_the_stage() {
         let p = Pipeline::new(vec![Box::new(Refuses)], None, 1 << 20);
-        let r = p.process(br#"{"body":"x"}"#, Provenance::default()).err().expect("rejected");
+        let r = p
+            .process(br#"{"body":"x"}"#, Provenance::default())
+            .err()
+            .expect("rejected");
         assert_eq!((r.code, r.stage), (RejectCode::StageFailed, "refuses"));
     }
 
     #[test]
     fn html_with_no_text_is_an_empty_body() {
         let p = Pipeline::new(vec![], None, 1 << 20);
-        let r = p.process(br#"{"title":"T","body":"<script>x()</script>"}"#, Provenance::default()).err().expect("rejected");
+        let r = p
+            .process(
+                br#"{"title":"T","body":"<script>x()</script>"}"#,
+                Provenance::default(),
+            )
+            .err()
+            .expect("rejected");
         assert_eq!((r.code, r.stage), (RejectCode::EmptyBody, "normalize"));
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
-pub use taxonomy::{DEFAULT_TAXONOMY, TaxonomyError};
 use taxonomy::{Compiled, Kind};
+pub use taxonomy::{DEFAULT_TAXONOMY, TaxonomyError};
 
 /// Settings of the `tags` stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -38,7 +38,13 @@ pub struct TagSettings {
 
 impl Default for TagSettings {
     fn default() -> Self {
-        TagSettings { enabled: true, taxonomy: None, extra: Vec::new(), top_k: 16, threshold: 0.2 }
+        TagSettings {
+            enabled: true,
+            taxonomy: None,
+            extra: Vec::new(),
+            top_k: 16,
+            threshold: 0.2,
+        }
     }
 }
 
@@ -79,10 +85,16 @@ impl TagStage {
     /// file, line:column and reason.
     pub fn new(settings: &TagSettings) -> anyhow::Result<Self> {
         if !(settings.threshold >= 0.0 && settings.threshold <= 1.0) {
-            anyhow::bail!("tags.threshold must be in [0, 1], got {}", settings.threshold);
+            anyhow::bail!(
+                "tags.threshold must be in [0, 1], got {}",
+                settings.threshold
+            );
         }
         let compiled = taxonomy::load(settings.taxonomy.as_ref(), &settings.extra)?;
-        Ok(TagStage { settings: settings.clone(), compiled: ArcSwap::from_pointee(compiled) })
+        Ok(TagStage {
+            settings: settings.clone(),
+            compiled: ArcSwap::from_pointee(compiled),
+        })
     }
 
     /// Re-read the configured taxonomy files and swap the compiled taxonomy atomically.
@@ -109,7 +121,14 @@ impl TagStage {
             return Vec::new();
         }
         let compiled = self.compiled.load();
-        score(&compiled, text, title_chars, entities, self.settings.top_k, self.settings.threshold)
+        score(
+            &compiled,
+            text,
+            title_chars,
+            entities,
+            self.settings.top_k,
+            self.settings.threshold,
+        )
     }
 }
 
@@ -145,7 +164,9 @@ fn score(
     top_k: usize,
     threshold: f64,
 ) -> Vec<Tag> {
-    let Some(ac) = c.automaton.as_ref() else { return Vec::new() };
+    let Some(ac) = c.automaton.as_ref() else {
+        return Vec::new();
+    };
     if text.is_empty() || top_k == 0 {
         return Vec::new();
     }
@@ -153,7 +174,10 @@ fn score(
     let headline_end = if title_chars == 0 {
         0
     } else {
-        text.char_indices().nth(title_chars).map(|(i, _)| i).unwrap_or(text.len())
+        text.char_indices()
+            .nth(title_chars)
+            .map(|(i, _)| i)
+            .unwrap_or(text.len())
     };
     let lead_end = headline_end.saturating_add(sc.lead_chars);
 
@@ -188,7 +212,13 @@ fn score(
                     continue;
                 }
             }
-            hits.push(Hit { tag: e.tag, kind: e.kind, rule: e.rule, start, end });
+            hits.push(Hit {
+                tag: e.tag,
+                kind: e.kind,
+                rule: e.rule,
+                start,
+                end,
+            });
         }
     }
 
@@ -200,7 +230,13 @@ fn score(
     let length_norm = (words as f64 / sc.length_norm_words).max(1.0).sqrt();
 
     if !hits.is_empty() {
-        hits.sort_by(|a, b| (a.tag, a.start, std::cmp::Reverse(a.end)).cmp(&(b.tag, b.start, std::cmp::Reverse(b.end))));
+        hits.sort_by(|a, b| {
+            (a.tag, a.start, std::cmp::Reverse(a.end)).cmp(&(
+                b.tag,
+                b.start,
+                std::cmp::Reverse(b.end),
+            ))
+        });
         let mut i = 0;
         while i < hits.len() {
             let tag = hits[i].tag;
@@ -208,7 +244,15 @@ fn score(
             while j < hits.len() && hits[j].tag == tag {
                 j += 1;
             }
-            score_tag(c, &hits[i..j], text, headline_end, lead_end, length_norm, &mut acc[tag as usize]);
+            score_tag(
+                c,
+                &hits[i..j],
+                text,
+                headline_end,
+                lead_end,
+                length_norm,
+                &mut acc[tag as usize],
+            );
             i = j;
         }
     }
@@ -218,7 +262,10 @@ fn score(
         let key = name.trim().to_lowercase();
         if let Some(rules) = c.entity_rules.get(&key) {
             for r in rules {
-                if r.kind.as_deref().is_some_and(|k| !k.eq_ignore_ascii_case(kind)) {
+                if r.kind
+                    .as_deref()
+                    .is_some_and(|k| !k.eq_ignore_ascii_case(kind))
+                {
                     continue;
                 }
                 let a = &mut acc[r.tag as usize];
@@ -252,8 +299,11 @@ fn score(
             continue;
         }
         let share = acc[ti].raw * sc.parent_share;
-        let child_ev: Vec<(String, f64)> =
-            acc[ti].evidence.iter().map(|(e, w)| (e.clone(), w * sc.parent_share)).collect();
+        let child_ev: Vec<(String, f64)> = acc[ti]
+            .evidence
+            .iter()
+            .map(|(e, w)| (e.clone(), w * sc.parent_share))
+            .collect();
         let pa = &mut acc[p];
         pa.raw += share;
         pa.has_evidence = true;
@@ -283,7 +333,11 @@ fn score(
     // Relative cut: drop top-level subjects far weaker than the strongest one
     // (long articles touch many subjects in passing).
     if sc.relative_cut > 0.0 {
-        let best = out.iter().filter(|&&(ti, _)| c.tags[ti].parent.is_none()).map(|&(_, s)| s).fold(0.0, f64::max);
+        let best = out
+            .iter()
+            .filter(|&&(ti, _)| c.tags[ti].parent.is_none())
+            .map(|&(_, s)| s)
+            .fold(0.0, f64::max);
         out.retain(|&(ti, s)| c.tags[ti].parent.is_some() || s >= sc.relative_cut * best);
     }
     // An article with evidence gets at least one top-level subject.
@@ -292,10 +346,18 @@ fn score(
             out.push(b);
         }
     }
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| c.tags[a.0].id.cmp(&c.tags[b.0].id)));
+    out.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| c.tags[a.0].id.cmp(&c.tags[b.0].id))
+    });
     if out.len() > top_k {
-        let keep_top = out[..top_k].iter().any(|&(ti, _)| c.tags[ti].parent.is_none());
-        let first_top = out.iter().copied().find(|&(ti, _)| c.tags[ti].parent.is_none());
+        let keep_top = out[..top_k]
+            .iter()
+            .any(|&(ti, _)| c.tags[ti].parent.is_none());
+        let first_top = out
+            .iter()
+            .copied()
+            .find(|&(ti, _)| c.tags[ti].parent.is_none());
         out.truncate(top_k);
         if !keep_top && let Some(t) = first_top {
             // replace the weakest kept tag with the strongest top-level subject
@@ -313,7 +375,11 @@ fn score(
                 scheme: t.scheme.clone(),
                 score: s,
                 parent: t.parent.map(|p| c.tags[p as usize].id.clone()),
-                evidence: ev.into_iter().take(taxonomy::MAX_EVIDENCE_ITEMS).map(|(e, _)| e).collect(),
+                evidence: ev
+                    .into_iter()
+                    .take(taxonomy::MAX_EVIDENCE_ITEMS)
+                    .map(|(e, _)| e)
+                    .collect(),
             }
         })
         .collect()
@@ -375,7 +441,9 @@ fn score_tag(
             let mut end = e;
             // prefix rules: show the whole word
             if let Some(rest) = text.get(e..) {
-                end += rest.find(|ch: char| !is_word_char(ch)).unwrap_or(rest.len());
+                end += rest
+                    .find(|ch: char| !is_word_char(ch))
+                    .unwrap_or(rest.len());
             }
             let surface = text.get(s..end).unwrap_or(&c.rule_text[rule as usize]);
             let surface = surface.to_lowercase().replace('\u{2019}', "'");

@@ -24,7 +24,10 @@ pub fn brokers() -> String {
              or `scripts/kafka-local start` and `export WIREDESK_TEST_BROKERS=127.0.0.1:9092`."
         )
     });
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("client");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("client");
     if let Err(error) = consumer.fetch_metadata(None, Duration::from_secs(10)) {
         panic!(
             "Kafka at {brokers} is not reachable ({error}). Start it with `scripts/kafka-local start` \
@@ -36,25 +39,53 @@ pub fn brokers() -> String {
 
 /// A unique name per test run, so tests never share topics or groups.
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}-{}-{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff
+    )
 }
 
 pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let results = runtime
-        .block_on(admin.create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new()))
+        .block_on(admin.create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
         .expect("create_topics");
     for result in results {
         result.unwrap_or_else(|(topic, error)| panic!("creating topic {topic}: {error}"));
     }
     // Wait until the metadata shows every partition with a leader.
     wait_until(Duration::from_secs(30), "topic metadata", || {
-        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .unwrap();
         consumer
             .fetch_metadata(Some(name), Duration::from_secs(5))
-            .map(|m| m.topics().first().map(|t| t.error().is_none() && t.partitions().len() == partitions as usize && t.partitions().iter().all(|p| p.leader() >= 0)).unwrap_or(false))
+            .map(|m| {
+                m.topics()
+                    .first()
+                    .map(|t| {
+                        t.error().is_none()
+                            && t.partitions().len() == partitions as usize
+                            && t.partitions().iter().all(|p| p.leader() >= 0)
+                    })
+                    .unwrap_or(false)
+            })
             .unwrap_or(false)
     });
 }
@@ -70,10 +101,20 @@ pub struct Input {
 
 impl Input {
     pub fn json(key: &str, value: serde_json::Value) -> Self {
-        Input { key: Some(key.as_bytes().to_vec()), value: Some(serde_json::to_vec(&value).unwrap()), headers: vec![], partition: None }
+        Input {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(serde_json::to_vec(&value).unwrap()),
+            headers: vec![],
+            partition: None,
+        }
     }
     pub fn raw(key: &str, value: &[u8]) -> Self {
-        Input { key: Some(key.as_bytes().to_vec()), value: Some(value.to_vec()), headers: vec![], partition: None }
+        Input {
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.to_vec()),
+            headers: vec![],
+            partition: None,
+        }
     }
 }
 
@@ -85,13 +126,19 @@ pub fn produce(brokers: &str, topic: &str, inputs: &[Input]) -> Vec<(i32, i64)> 
         .set("linger.ms", "5")
         .create()
         .expect("producer");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut futures = Vec::new();
         for input in inputs {
             let mut headers = OwnedHeaders::new();
             for (k, v) in &input.headers {
-                headers = headers.insert(Header { key: k, value: Some(v) });
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v),
+                });
             }
             let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
             if let Some(k) = &input.key {
@@ -103,11 +150,19 @@ pub fn produce(brokers: &str, topic: &str, inputs: &[Input]) -> Vec<(i32, i64)> 
             if let Some(p) = input.partition {
                 record = record.partition(p);
             }
-            futures.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueue"));
+            futures.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .expect("enqueue"),
+            );
         }
         let mut positions = Vec::new();
         for f in futures {
-            let delivery = f.await.expect("delivery").unwrap_or_else(|(e, _)| panic!("produce failed: {e}"));
+            let delivery = f
+                .await
+                .expect("delivery")
+                .unwrap_or_else(|(e, _)| panic!("produce failed: {e}"));
             positions.push((delivery.partition, delivery.offset));
         }
         positions
@@ -115,7 +170,12 @@ pub fn produce(brokers: &str, topic: &str, inputs: &[Input]) -> Vec<(i32, i64)> 
 }
 
 /// Read a topic from the beginning until `done(&messages)` holds or `timeout` passes.
-pub fn consume_until(brokers: &str, topic: &str, timeout: Duration, done: impl Fn(&[OwnedMessage]) -> bool) -> Vec<OwnedMessage> {
+pub fn consume_until(
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+    done: impl Fn(&[OwnedMessage]) -> bool,
+) -> Vec<OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("reader"))
@@ -123,10 +183,13 @@ pub fn consume_until(brokers: &str, topic: &str, timeout: Duration, done: impl F
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("consumer");
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
     let mut list = TopicPartitionList::new();
     for p in metadata.topics()[0].partitions() {
-        list.add_partition_offset(topic, p.id(), Offset::Beginning).unwrap();
+        list.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&list).expect("assign");
     let deadline = Instant::now() + timeout;
@@ -143,28 +206,49 @@ pub fn consume_until(brokers: &str, topic: &str, timeout: Duration, done: impl F
 pub fn read_all(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
     let ends = high_watermarks(brokers, topic);
     let total: i64 = ends.values().sum();
-    consume_until(brokers, topic, Duration::from_secs(60), |m| m.len() as i64 >= total)
+    consume_until(brokers, topic, Duration::from_secs(60), |m| {
+        m.len() as i64 >= total
+    })
 }
 
 pub fn high_watermarks(brokers: &str, topic: &str) -> HashMap<i32, i64> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
     metadata.topics()[0]
         .partitions()
         .iter()
-        .map(|p| (p.id(), consumer.fetch_watermarks(topic, p.id(), Duration::from_secs(10)).expect("watermarks").1))
+        .map(|p| {
+            (
+                p.id(),
+                consumer
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .expect("watermarks")
+                    .1,
+            )
+        })
         .collect()
 }
 
 /// Offsets committed by `group` on `topic` (partition → next offset; absent = none committed).
 pub fn committed(brokers: &str, group: &str, topic: &str) -> HashMap<i32, i64> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", group).create().unwrap();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
     let ends = high_watermarks(brokers, topic);
     let mut list = TopicPartitionList::new();
     for p in ends.keys() {
         list.add_partition(topic, *p);
     }
-    let committed = consumer.committed_offsets(list, Duration::from_secs(10)).expect("committed offsets");
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed offsets");
     committed
         .elements()
         .iter()
@@ -178,18 +262,29 @@ pub fn committed(brokers: &str, group: &str, topic: &str) -> HashMap<i32, i64> {
 pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
     let headers = message.headers()?;
-    headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Topics and group of one test.
@@ -203,7 +298,12 @@ pub struct Topics {
 }
 
 impl Topics {
-    pub fn create(brokers: &str, name: &str, input_partitions: i32, output_partitions: i32) -> Self {
+    pub fn create(
+        brokers: &str,
+        name: &str,
+        input_partitions: i32,
+        output_partitions: i32,
+    ) -> Self {
         let t = Topics {
             input: unique(&format!("{name}-in")),
             output: unique(&format!("{name}-out")),
@@ -252,9 +352,16 @@ impl Worker {
         let mut command = worker_command(topics, http_port);
         command
             .env("WIREDESK__KAFKA__BROKERS", brokers)
-            .env("RUST_LOG", std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn,wiredesk=info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "warn,wiredesk=info".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         for (key, value) in extra_env {
             command.env(key, value);
         }
@@ -289,14 +396,20 @@ impl Worker {
 
 /// Send SIGTERM (what Kubernetes sends) and wait for the exit, failing the test after `timeout`.
 pub fn sigterm_and_wait(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
     assert!(status.success());
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
-        assert!(Instant::now() < deadline, "process did not exit within {timeout:?} of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "process did not exit within {timeout:?} of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -317,7 +430,10 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Some((status, body))
 }
 
@@ -334,8 +450,11 @@ pub fn article(id: &str, n: usize) -> serde_json::Value {
 
 /// The value of one series in a Prometheus text exposition (`name` includes any labels).
 pub fn metric(exposition: &str, name: &str) -> Option<f64> {
-    exposition.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        (series == name).then(|| value.parse().ok()).flatten()
-    })
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            (series == name).then(|| value.parse().ok()).flatten()
+        })
 }

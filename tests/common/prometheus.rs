@@ -16,7 +16,11 @@ fn binary(var: &str, name: &str) -> PathBuf {
              `export {var}=$(command -v {name})`."
         )
     });
-    assert!(path.is_file(), "{var}={} does not exist; install it with `apt-get install prometheus`", path.display());
+    assert!(
+        path.is_file(),
+        "{var}={} does not exist; install it with `apt-get install prometheus`",
+        path.display()
+    );
     path
 }
 
@@ -32,13 +36,22 @@ pub fn prometheus_path() -> PathBuf {
 pub fn promtool(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(promtool_path())
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawning promtool");
     if let Some(text) = stdin {
-        child.stdin.take().expect("piped stdin").write_all(text.as_bytes()).expect("writing to promtool");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(text.as_bytes())
+            .expect("writing to promtool");
     }
     let output = child.wait_with_output().expect("waiting for promtool");
     assert!(
@@ -65,8 +78,15 @@ impl Prometheus {
     pub fn start(targets: &[String], rule_files: &[&Path]) -> Prometheus {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = crate::common::free_port();
-        let targets = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
-        let rules = rule_files.iter().map(|p| format!("  - '{}'\n", p.display())).collect::<String>();
+        let targets = targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rules = rule_files
+            .iter()
+            .map(|p| format!("  - '{}'\n", p.display()))
+            .collect::<String>();
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n{rules}\
@@ -77,23 +97,37 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
         let child = Command::new(prometheus_path())
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawning prometheus");
-        let mut prometheus = Prometheus { child, port, _dir: dir };
+        let mut prometheus = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = prometheus.child.try_wait() {
-                panic!("prometheus exited early with {status}:\n{}", prometheus.log());
+                panic!(
+                    "prometheus exited early with {status}:\n{}",
+                    prometheus.log()
+                );
             }
             if matches!(crate::common::http_get(port, "/-/ready"), Some((200, _))) {
                 break;
             }
-            assert!(Instant::now() < deadline, "prometheus not ready within 60 s:\n{}", prometheus.log());
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready within 60 s:\n{}",
+                prometheus.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         prometheus
@@ -105,22 +139,34 @@ impl Prometheus {
 
     /// `GET path` on the API; the parsed JSON `data` field. Panics on API errors.
     pub fn api(&self, path: &str) -> serde_json::Value {
-        let (status, body) = crate::common::http_get(self.port, path).unwrap_or_else(|| panic!("prometheus did not answer {path}"));
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
-        assert!(status == 200 && json["status"] == "success", "{path}: HTTP {status}: {body}");
+        let (status, body) = crate::common::http_get(self.port, path)
+            .unwrap_or_else(|| panic!("prometheus did not answer {path}"));
+        let json: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+        assert!(
+            status == 200 && json["status"] == "success",
+            "{path}: HTTP {status}: {body}"
+        );
         json["data"].clone()
     }
 
     /// Instant query; the result vector as (labels, value) pairs.
     pub fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
         let data = self.api(&format!("/api/v1/query?query={}", percent_encode(promql)));
-        assert_eq!(data["resultType"], "vector", "{promql}: expected an instant vector, got {data}");
+        assert_eq!(
+            data["resultType"], "vector",
+            "{promql}: expected an instant vector, got {data}"
+        );
         data["result"]
             .as_array()
             .expect("result array")
             .iter()
             .map(|sample| {
-                let value = sample["value"][1].as_str().expect("value string").parse::<f64>().expect("numeric value");
+                let value = sample["value"][1]
+                    .as_str()
+                    .expect("value string")
+                    .parse::<f64>()
+                    .expect("numeric value");
                 (sample["metric"].clone(), value)
             })
             .collect()
@@ -129,7 +175,10 @@ impl Prometheus {
     /// The single value of a query that aggregates to one series; `None` while it has no result.
     pub fn value(&self, promql: &str) -> Option<f64> {
         let result = self.query(promql);
-        assert!(result.len() <= 1, "{promql}: expected at most one series, got {result:?}");
+        assert!(
+            result.len() <= 1,
+            "{promql}: expected at most one series, got {result:?}"
+        );
         result.first().map(|(_, v)| *v)
     }
 
@@ -141,7 +190,10 @@ impl Prometheus {
             if got == Some(expected) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out after {timeout:?}: `{promql}` is {got:?}, expected {expected}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?}: `{promql}` is {got:?}, expected {expected}"
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -158,7 +210,9 @@ impl Drop for Prometheus {
 pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -234,10 +234,12 @@ pub(crate) struct Source {
 
 impl Source {
     pub fn read(path: &Path) -> anyhow::Result<Source> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!("cannot read taxonomy file {}: {e}", path.display())
-        })?;
-        Ok(Source { name: path.display().to_string(), text })
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read taxonomy file {}: {e}", path.display()))?;
+        Ok(Source {
+            name: path.display().to_string(),
+            text,
+        })
     }
 }
 
@@ -266,7 +268,12 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn err(&self, span: std::ops::Range<usize>, reason: impl Into<String>) -> TaxonomyError {
         let (line, column) = line_col(&self.src.text, span.start);
-        TaxonomyError { file: self.src.name.clone(), line, column, reason: reason.into() }
+        TaxonomyError {
+            file: self.src.name.clone(),
+            line,
+            column,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -279,7 +286,13 @@ struct RawTag {
     id_span: (usize, std::ops::Range<usize>),
 }
 
-fn check_unit(ctx: &Ctx, v: &Spanned<f64>, lo: f64, hi: f64, what: &str) -> Result<f64, TaxonomyError> {
+fn check_unit(
+    ctx: &Ctx,
+    v: &Spanned<f64>,
+    lo: f64,
+    hi: f64,
+    what: &str,
+) -> Result<f64, TaxonomyError> {
     let x = *v.get_ref();
     if !x.is_finite() || x < lo || x > hi {
         return Err(ctx.err(v.span(), format!("{what} {x} out of range [{lo}, {hi}]")));
@@ -307,12 +320,18 @@ fn add_rules(
             return Err(ctx.err(g.weight.span(), "phrase group has no terms"));
         }
         for t in &g.terms {
-            raw.phrases.push((t.get_ref().clone(), Kind::Phrase(w), src_idx, t.span()));
+            raw.phrases
+                .push((t.get_ref().clone(), Kind::Phrase(w), src_idx, t.span()));
         }
     }
-    for (list, kind) in [(exclude, Kind::Exclude), (veto, Kind::Veto), (requires, Kind::Requires)] {
+    for (list, kind) in [
+        (exclude, Kind::Exclude),
+        (veto, Kind::Veto),
+        (requires, Kind::Requires),
+    ] {
         for t in list {
-            raw.phrases.push((t.get_ref().clone(), kind, src_idx, t.span()));
+            raw.phrases
+                .push((t.get_ref().clone(), kind, src_idx, t.span()));
         }
     }
     if !requires.is_empty() {
@@ -336,7 +355,10 @@ fn add_rules(
             None => None,
             Some(k) => {
                 let k = k.get_ref().as_str();
-                if !matches!(k, "person" | "organization" | "location" | "group" | "event" | "other") {
+                if !matches!(
+                    k,
+                    "person" | "organization" | "location" | "group" | "event" | "other"
+                ) {
                     return Err(ctx.err(
                         e.kind.as_ref().unwrap().span(),
                         format!("unknown entity type {k:?} (person|organization|location|group|event|other)"),
@@ -377,7 +399,11 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         return Err(base_ctx.err(header.version.span(), "empty version"));
     }
 
-    let sc = files[0].scoring.as_ref().map(|s| *s.get_ref()).unwrap_or_default();
+    let sc = files[0]
+        .scoring
+        .as_ref()
+        .map(|s| *s.get_ref())
+        .unwrap_or_default();
     if let Some(s) = &files[0].scoring {
         let bad = |what: &str| Err(base_ctx.err(s.span(), format!("[scoring] {what}")));
         if !(sc.headline_weight >= 1.0 && sc.headline_weight <= 10.0) {
@@ -415,7 +441,10 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         let ctx = Ctx { src: all[si] };
         if si > 0 {
             if f.scoring.is_some() {
-                return Err(ctx.err(f.scoring.as_ref().unwrap().span(), "[scoring] is only allowed in the base taxonomy"));
+                return Err(ctx.err(
+                    f.scoring.as_ref().unwrap().span(),
+                    "[scoring] is only allowed in the base taxonomy",
+                ));
             }
             if let Some(h) = &f.taxonomy {
                 version.push_str(&format!(
@@ -462,7 +491,16 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
                 entities: Vec::new(),
                 id_span: (si, t.id.span()),
             };
-            add_rules(&ctx, si, &mut raw, &t.phrases, &t.exclude, &t.veto, &t.requires, &t.entities)?;
+            add_rules(
+                &ctx,
+                si,
+                &mut raw,
+                &t.phrases,
+                &t.exclude,
+                &t.veto,
+                &t.requires,
+                &t.entities,
+            )?;
             by_id.insert(id, raws.len());
             raws.push(raw);
         }
@@ -476,7 +514,16 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
             let Some(&ti) = by_id.get(id) else {
                 return Err(ctx.err(x.id.span(), format!("[[extend]] of unknown tag id {id:?}")));
             };
-            add_rules(&ctx, si, &mut raws[ti], &x.phrases, &x.exclude, &x.veto, &x.requires, &x.entities)?;
+            add_rules(
+                &ctx,
+                si,
+                &mut raws[ti],
+                &x.phrases,
+                &x.exclude,
+                &x.veto,
+                &x.requires,
+                &x.entities,
+            )?;
         }
     }
 
@@ -504,7 +551,10 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
             if d > n {
                 let (si, span) = raws[i].id_span.clone();
                 let ctx = Ctx { src: all[si] };
-                return Err(ctx.err(span, format!("parent cycle involving tag {:?}", raws[i].def.id)));
+                return Err(ctx.err(
+                    span,
+                    format!("parent cycle involving tag {:?}", raws[i].def.id),
+                ));
             }
             cur = raws[p as usize].def.parent;
         }
@@ -547,12 +597,15 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         }
         for (names, kind, boost, sufficient) in &raw.entities {
             for name in names {
-                entity_rules.entry(name.clone()).or_default().push(EntityRule {
-                    tag: ti as u32,
-                    kind: kind.clone(),
-                    boost: *boost,
-                    sufficient: *sufficient,
-                });
+                entity_rules
+                    .entry(name.clone())
+                    .or_default()
+                    .push(EntityRule {
+                        tag: ti as u32,
+                        kind: kind.clone(),
+                        boost: *boost,
+                        sufficient: *sufficient,
+                    });
             }
         }
     }
@@ -618,7 +671,9 @@ pub(crate) fn parse_phrase(input: &str) -> Result<ParsedPhrase, String> {
         return Err(format!("empty phrase {input:?}"));
     }
     if collapsed.contains('*') || collapsed.contains('=') {
-        return Err(format!("`*` is only allowed at the end and `=` only at the start: {input:?}"));
+        return Err(format!(
+            "`*` is only allowed at the end and `=` only at the start: {input:?}"
+        ));
     }
     // brace expansion
     let mut variants = vec![String::new()];
@@ -639,7 +694,9 @@ pub(crate) fn parse_phrase(input: &str) -> Result<ParsedPhrase, String> {
                     v.push_str(&rest[..i]);
                 }
                 let after = &rest[i + 1..];
-                let close = after.find(['{', '}']).filter(|&j| after.as_bytes()[j] == b'}');
+                let close = after
+                    .find(['{', '}'])
+                    .filter(|&j| after.as_bytes()[j] == b'}');
                 let Some(j) = close else {
                     return Err(format!("unbalanced or nested `{{` in phrase {input:?}"));
                 };
@@ -651,7 +708,9 @@ pub(crate) fn parse_phrase(input: &str) -> Result<ParsedPhrase, String> {
                     }
                 }
                 if next.len() > MAX_VARIANTS {
-                    return Err(format!("phrase {input:?} expands to more than {MAX_VARIANTS} variants"));
+                    return Err(format!(
+                        "phrase {input:?} expands to more than {MAX_VARIANTS} variants"
+                    ));
                 }
                 variants = next;
                 rest = &after[j + 1..];
@@ -678,15 +737,26 @@ pub(crate) fn parse_phrase(input: &str) -> Result<ParsedPhrase, String> {
             }
         }
     }
-    Ok(ParsedPhrase { display: collapsed, variants: out, exact, prefix })
+    Ok(ParsedPhrase {
+        display: collapsed,
+        variants: out,
+        exact,
+        prefix,
+    })
 }
 
 /// Load the configured taxonomy (embedded default or replacement) plus extras.
 pub(crate) fn load(taxonomy: Option<&PathBuf>, extra: &[PathBuf]) -> anyhow::Result<Compiled> {
     let base = match taxonomy {
         Some(p) => Source::read(p)?,
-        None => Source { name: DEFAULT_NAME.to_string(), text: DEFAULT_TAXONOMY.to_string() },
+        None => Source {
+            name: DEFAULT_NAME.to_string(),
+            text: DEFAULT_TAXONOMY.to_string(),
+        },
     };
-    let extras = extra.iter().map(|p| Source::read(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let extras = extra
+        .iter()
+        .map(|p| Source::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(compile(&base, &extras)?)
 }

@@ -4,12 +4,18 @@ use super::*;
 const HEAD: &str = "[taxonomy]\nname = \"t\"\nversion = \"1\"\n";
 
 fn compiled(body: &str) -> Compiled {
-    let src = Source { name: "t.toml".into(), text: format!("{HEAD}{body}") };
+    let src = Source {
+        name: "t.toml".into(),
+        text: format!("{HEAD}{body}"),
+    };
     compile(&src, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn err(body: &str) -> TaxonomyError {
-    let src = Source { name: "t.toml".into(), text: format!("{HEAD}{body}") };
+    let src = Source {
+        name: "t.toml".into(),
+        text: format!("{HEAD}{body}"),
+    };
     compile(&src, &[]).expect_err("should be refused")
 }
 
@@ -58,13 +64,26 @@ fn phrase_syntax_expands_braces_hyphens_apostrophes() {
 #[test]
 fn word_boundaries_and_case() {
     let c = one(r#"phrases = [{ weight = 1.0, terms = ["war", "=AI", "chip*"] }]"#);
-    assert!(run(&c, "The software was great.", 0, &[]).is_empty(), "no match inside a word");
-    assert!(run(&c, "Said it was fair.", 0, &[]).is_empty(), "exact case: 'ai' in words is no match");
+    assert!(
+        run(&c, "The software was great.", 0, &[]).is_empty(),
+        "no match inside a word"
+    );
+    assert!(
+        run(&c, "Said it was fair.", 0, &[]).is_empty(),
+        "exact case: 'ai' in words is no match"
+    );
     assert!(!run(&c, "The war began.", 0, &[]).is_empty());
     assert!(!run(&c, "New AI rules.", 0, &[]).is_empty());
-    assert!(run(&c, "The ai said.", 0, &[]).is_empty(), "=AI is case-sensitive");
+    assert!(
+        run(&c, "The ai said.", 0, &[]).is_empty(),
+        "=AI is case-sensitive"
+    );
     let t = run(&c, "Chipmakers rallied.", 0, &[]);
-    assert_eq!(get(&t, "x").unwrap().evidence, vec!["chipmakers"], "prefix match shows the whole word");
+    assert_eq!(
+        get(&t, "x").unwrap().evidence,
+        vec!["chipmakers"],
+        "prefix match shows the whole word"
+    );
 }
 
 #[test]
@@ -76,7 +95,9 @@ fn weights_order_scores() {
     let t = run(&c, &format!("{FILLER} alpha and beta."), 0, &[]);
     assert!(get(&t, "a").unwrap().score > get(&t, "b").unwrap().score);
     // negative weights reduce
-    let c2 = one(r#"phrases = [{ weight = 1.0, terms = ["alpha"] }, { weight = -0.5, terms = ["gamma"] }]"#);
+    let c2 = one(
+        r#"phrases = [{ weight = 1.0, terms = ["alpha"] }, { weight = -0.5, terms = ["gamma"] }]"#,
+    );
     let plain = get(&run(&c2, "alpha beta", 0, &[]), "x").unwrap().score;
     let neg = get(&run(&c2, "alpha gamma", 0, &[]), "x").unwrap().score;
     assert!(neg < plain);
@@ -112,11 +133,30 @@ entities = [{ names = ["Federal Reserve"], type = "organization", boost = 0.5 },
     assert!(x.score > base);
     assert!(x.evidence.contains(&"entity:Federal Reserve".to_string()));
     // wrong type: no boost
-    let wrong = get(&run(&c, "rates rose", 0, &[("Federal Reserve", "person")]), "x").unwrap().score;
+    let wrong = get(
+        &run(&c, "rates rose", 0, &[("Federal Reserve", "person")]),
+        "x",
+    )
+    .unwrap()
+    .score;
     assert_eq!(wrong, base);
     // boost alone does not fire without phrase evidence unless `sufficient`
-    assert!(run(&c, "nothing here", 0, &[("federal reserve", "organization")]).is_empty());
-    assert!(get(&run(&c, "nothing here", 0, &[("Jerome Powell", "person")]), "x").is_some());
+    assert!(
+        run(
+            &c,
+            "nothing here",
+            0,
+            &[("federal reserve", "organization")]
+        )
+        .is_empty()
+    );
+    assert!(
+        get(
+            &run(&c, "nothing here", 0, &[("Jerome Powell", "person")]),
+            "x"
+        )
+        .is_some()
+    );
 }
 
 #[test]
@@ -128,7 +168,9 @@ fn parents_gain_from_children_and_top_level_always_present() {
     assert_eq!(get(&t, "x").unwrap().parent.as_deref(), Some("top"));
     assert!(top.evidence.contains(&"tariffs".to_string()));
     // even when its own min_score would drop the parent, a top-level subject is kept
-    let c2 = compiled(&format!("{TOP}min_score = 0.99\n[[tag]]\nid = \"x\"\nlabel = \"X\"\nscheme = \"s\"\nparent = \"top\"\nphrases = [{{ weight = 1.0, terms = [\"tariff{{,s}}\"] }}]\n"));
+    let c2 = compiled(&format!(
+        "{TOP}min_score = 0.99\n[[tag]]\nid = \"x\"\nlabel = \"X\"\nscheme = \"s\"\nparent = \"top\"\nphrases = [{{ weight = 1.0, terms = [\"tariff{{,s}}\"] }}]\n"
+    ));
     let t = score(&c2, "New tariffs announced.", 0, &[], 10, 0.1);
     assert!(get(&t, "x").is_some());
     assert!(t.iter().any(|t| t.parent.is_none()));
@@ -169,7 +211,10 @@ fn longer_documents_are_normalised() {
     let c = one(r#"phrases = [{ weight = 1.0, terms = ["tariff{,s}"] }]"#);
     let short = format!("{FILLER} tariffs.");
     let long = format!("{} tariffs.", vec![FILLER; 200].join(" "));
-    assert!(get(&run(&c, &short, 0, &[]), "x").unwrap().score > get(&run(&c, &long, 0, &[]), "x").unwrap().score);
+    assert!(
+        get(&run(&c, &short, 0, &[]), "x").unwrap().score
+            > get(&run(&c, &long, 0, &[]), "x").unwrap().score
+    );
 }
 
 #[test]
@@ -177,11 +222,21 @@ fn no_evidence_no_tags_and_never_panics() {
     let c = one(r#"phrases = [{ weight = 1.0, terms = ["tariff{,s}", "caf\u00e9"] }]"#);
     assert!(run(&c, "", 0, &[]).is_empty());
     assert!(run(&c, "Nothing relevant at all.", 5, &[]).is_empty());
-    for text in ["é", "tariffé", "日本 tariffs 日本", "\u{0}\u{ffff}", "éétariffs", "café tariffs"] {
+    for text in [
+        "é",
+        "tariffé",
+        "日本 tariffs 日本",
+        "\u{0}\u{ffff}",
+        "éétariffs",
+        "café tariffs",
+    ] {
         let _ = run(&c, text, 1000, &[("", ""), ("ü", "x")]);
         let _ = run(&c, text, 1, &[]);
     }
-    assert!(run(&c, "日本tariffs", 0, &[]).is_empty(), "CJK letter before: not a word boundary");
+    assert!(
+        run(&c, "日本tariffs", 0, &[]).is_empty(),
+        "CJK letter before: not a word boundary"
+    );
     assert!(!run(&c, "un café", 0, &[]).is_empty());
     let huge = "tariffs ".repeat(200_000);
     assert!(!run(&c, &huge, 3, &[]).is_empty());
@@ -194,17 +249,26 @@ fn semantic_errors_have_positions() {
     assert_eq!((e.line, e.column), (8, 10), "{e}");
     let e = err(&format!("{TOP}{TOP}"));
     assert!(e.reason.contains("duplicate"), "{e}");
-    let e = err(&format!("{TOP}phrases = [{{ weight = 1.0, terms = [\"  \"] }}]\n"));
+    let e = err(&format!(
+        "{TOP}phrases = [{{ weight = 1.0, terms = [\"  \"] }}]\n"
+    ));
     assert!(e.reason.contains("empty phrase"), "{e}");
-    let e = err(&format!("{TOP}phrases = [{{ weight = 1.5, terms = [\"a\"] }}]\n"));
+    let e = err(&format!(
+        "{TOP}phrases = [{{ weight = 1.5, terms = [\"a\"] }}]\n"
+    ));
     assert!(e.reason.contains("out of range"), "{e}");
-    let e = err("[[tag]]\nid=\"a\"\nlabel=\"A\"\nscheme=\"s\"\nparent=\"b\"\n[[tag]]\nid=\"b\"\nlabel=\"B\"\nscheme=\"s\"\nparent=\"a\"\n");
+    let e = err(
+        "[[tag]]\nid=\"a\"\nlabel=\"A\"\nscheme=\"s\"\nparent=\"b\"\n[[tag]]\nid=\"b\"\nlabel=\"B\"\nscheme=\"s\"\nparent=\"a\"\n",
+    );
     assert!(e.reason.contains("cycle"), "{e}");
     let e = err("[[tag]]\nid = \"a\"\nlabel = \"A\"\nscheme = \"s\"\nbogus = 1\n");
     assert_eq!(e.line, 8, "{e}");
     let e = err("[[tag]\n");
     assert_eq!(e.line, 4, "{e}");
-    assert!(e.to_string().starts_with("invalid taxonomy t.toml:4:"), "{e}");
+    assert!(
+        e.to_string().starts_with("invalid taxonomy t.toml:4:"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -216,7 +280,11 @@ fn default_taxonomy_compiles_with_required_shape() {
         let id = format!("medtop:{:02}000000", n);
         assert!(tops.iter().any(|t| t.id == id), "{id}");
     }
-    let issues = c.tags.iter().filter(|t| t.scheme == "wiredesk-issue").count();
+    let issues = c
+        .tags
+        .iter()
+        .filter(|t| t.scheme == "wiredesk-issue")
+        .count();
     assert!(issues >= 40, "{issues}");
     assert!(c.version.starts_with("wiredesk-default@"));
 }
@@ -232,7 +300,10 @@ fn extend_and_replace_and_reload() {
          [[extend]]\nid=\"wiredesk-issue:tariffs\"\nphrases=[{weight=1.0, terms=[\"liberation day\"]}]\n",
     )
     .unwrap();
-    let settings = TagSettings { extra: vec![extra.clone()], ..TagSettings::default() };
+    let settings = TagSettings {
+        extra: vec![extra.clone()],
+        ..TagSettings::default()
+    };
     let stage = TagStage::new(&settings).unwrap();
     assert!(stage.taxonomy_version().contains("+newsroom@7"));
     let t = stage.tag("Zorbs everywhere\n\nScientists found zorbs.", 16, &[]);
@@ -242,19 +313,40 @@ fn extend_and_replace_and_reload() {
 
     // broken edit: reload fails, old taxonomy stays
     let before = stage.taxonomy_version();
-    std::fs::write(&extra, "[[tag]]\nid = \"x\"\nlabel = \"x\"\nscheme = \"s\"\nparent = \"missing\"\n").unwrap();
+    std::fs::write(
+        &extra,
+        "[[tag]]\nid = \"x\"\nlabel = \"x\"\nscheme = \"s\"\nparent = \"missing\"\n",
+    )
+    .unwrap();
     let e = stage.reload().unwrap_err().to_string();
-    assert!(e.contains("extra.toml:5:10") && e.contains("unknown parent"), "{e}");
+    assert!(
+        e.contains("extra.toml:5:10") && e.contains("unknown parent"),
+        "{e}"
+    );
     assert_eq!(stage.taxonomy_version(), before);
     assert!(get(&stage.tag("zorbs zorbs", 0, &[]), "wiredesk-issue:zorbs").is_some());
 
     // replace the base taxonomy
     let base = dir.join("base.toml");
-    std::fs::write(&base, format!("{HEAD}{TOP}phrases=[{{weight=1.0, terms=[\"zorb{{,s}}\"]}}]\n")).unwrap();
-    let stage = TagStage::new(&TagSettings { taxonomy: Some(base), ..TagSettings::default() }).unwrap();
+    std::fs::write(
+        &base,
+        format!("{HEAD}{TOP}phrases=[{{weight=1.0, terms=[\"zorb{{,s}}\"]}}]\n"),
+    )
+    .unwrap();
+    let stage = TagStage::new(&TagSettings {
+        taxonomy: Some(base),
+        ..TagSettings::default()
+    })
+    .unwrap();
     assert!(stage.taxonomy_version().starts_with("t@1"));
     assert_eq!(stage.tag("zorbs", 0, &[])[0].id, "top");
-    assert!(TagStage::new(&TagSettings { taxonomy: Some(dir.join("missing.toml")), ..TagSettings::default() }).is_err());
+    assert!(
+        TagStage::new(&TagSettings {
+            taxonomy: Some(dir.join("missing.toml")),
+            ..TagSettings::default()
+        })
+        .is_err()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -269,13 +361,20 @@ fn golden_short_articles() {
     let stage = TagStage::new(&TagSettings::default()).unwrap();
     let ids = |title: &str, body: &str| -> Vec<String> {
         let text = format!("{title}\n\n{body}");
-        stage.tag(&text, title.chars().count(), &[]).into_iter().map(|t| t.id).collect()
+        stage
+            .tag(&text, title.chars().count(), &[])
+            .into_iter()
+            .map(|t| t.id)
+            .collect()
     };
     let t = ids(
         "Central bank raises interest rates to fight inflation",
         "The central bank raised its benchmark interest rate by 25 basis points on Thursday, saying inflation remained too high. Economists expect one more rate hike this year.",
     );
-    assert!(t.contains(&"wiredesk-issue:central-banks-rates".into()), "{t:?}");
+    assert!(
+        t.contains(&"wiredesk-issue:central-banks-rates".into()),
+        "{t:?}"
+    );
     assert!(t.contains(&"wiredesk-issue:inflation".into()), "{t:?}");
     assert!(t.contains(&"medtop:04000000".into()), "{t:?}");
     let t = ids(
@@ -288,12 +387,24 @@ fn golden_short_articles() {
         "Striker scores twice as United win derby",
         "The striker scored in both halves as United beat their rivals 2-0 in the league on Saturday. The goalkeeper made three saves.",
     );
-    assert_eq!(t.first().map(String::as_str), Some("medtop:15000000"), "{t:?}");
+    assert_eq!(
+        t.first().map(String::as_str),
+        Some("medtop:15000000"),
+        "{t:?}"
+    );
     let t = ids(
         "US and China resume trade talks as tariffs and chip curbs loom",
         "Negotiators from Washington and Beijing met in Geneva for a second round of trade talks, seeking to extend a truce that paused steep tariffs.\n\nThe US delegation pressed Beijing to ease export restrictions on rare earth magnets, while Chinese officials demanded that Washington relax export controls on advanced semiconductors used for artificial intelligence.",
     );
-    for want in ["medtop:04000000", "medtop:20000373", "medtop:11000000", "wiredesk-issue:tariffs", "wiredesk-issue:semiconductors", "wiredesk-issue:critical-minerals", "wiredesk-issue:export-controls"] {
+    for want in [
+        "medtop:04000000",
+        "medtop:20000373",
+        "medtop:11000000",
+        "wiredesk-issue:tariffs",
+        "wiredesk-issue:semiconductors",
+        "wiredesk-issue:critical-minerals",
+        "wiredesk-issue:export-controls",
+    ] {
         assert!(t.contains(&want.to_string()), "{want} missing from {t:?}");
     }
     assert!(ids("", "Lorem ipsum dolor sit amet.").is_empty());
