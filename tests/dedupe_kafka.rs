@@ -356,3 +356,56 @@ fn duplicate_actions_route_and_drop() {
         }
     }
 }
+
+/// SIGTERM while Redis is down under `fail_closed`: the worker gives up waiting at the end of the
+/// drain grace period, exits 0, and commits nothing it did not publish (the rest is redelivered).
+#[test]
+fn sigterm_during_a_redis_outage_exits_within_the_grace_period() {
+    let brokers = brokers();
+    let articles = wikinews();
+    let mut redis = Redis::start(free_port());
+    let topics = Topics::create(&brokers, "outage-sigterm", 1, 1);
+    let mut worker = Worker::start(&brokers, &topics, &dedupe_env(&redis, "fail_closed"));
+    worker.wait_ready(Duration::from_secs(60));
+    produce(
+        &brokers,
+        &topics.input,
+        &[Input::json("k", republish(&articles[0], "first", "A"))],
+    );
+    consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
+        !m.is_empty()
+    });
+    redis.stop();
+    let stuck: Vec<Input> = (1..4)
+        .map(|i| Input::json("k", republish(&articles[i], &format!("stuck-{i}"), "A")))
+        .collect();
+    produce(&brokers, &topics.input, &stuck);
+    wait_until(Duration::from_secs(30), "consumption paused", || {
+        worker
+            .http_get("/metrics")
+            .map(|(_, m)| metric(&m, "wiredesk_consumption_paused") == Some(1.0))
+            .unwrap_or(false)
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(worker.sigterm().code(), Some(0));
+    // Drain grace is 8 s in the tests (common::worker_command); allow start-up slack, not a hang.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "exit took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        high_watermarks(&brokers, &topics.output)
+            .values()
+            .sum::<i64>(),
+        1,
+        "nothing published while Redis was down"
+    );
+    assert_eq!(
+        committed(&brokers, &topics.group, &topics.input)
+            .get(&0)
+            .copied(),
+        Some(1),
+        "only the published message is committed"
+    );
+}

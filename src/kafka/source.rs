@@ -131,7 +131,7 @@ impl Worker {
         }
 
         if outcome.is_ok() {
-            self.drain(&mut processing, &mut delivering, &mut held, &shutdown)
+            self.drain(&mut processing, &mut delivering, &mut held)
                 .await?;
         }
         self.finish();
@@ -145,7 +145,6 @@ impl Worker {
         processing: &mut FuturesOrdered<ProcessingFuture>,
         delivering: &mut FuturesOrdered<DeliveringFuture>,
         held: &mut VecDeque<OwnedMessage>,
-        shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.settings.shutdown.drain_timeout_ms);
         tracing::info!(
@@ -155,9 +154,17 @@ impl Worker {
         );
         let deadline = tokio::time::sleep(grace);
         tokio::pin!(deadline);
-        // During the drain the dedupe store may be down; a fresh token lets `route` give up at the deadline.
+        // During the drain the dedupe store may be down (fail_closed), and `route` then waits inside
+        // a select arm where the deadline arm cannot fire; this token, cancelled by a timer at the
+        // deadline, makes it give up so the drain never outlasts its grace period.
         let give_up = CancellationToken::new();
-        let _ = shutdown;
+        let _timer = {
+            let give_up = give_up.clone();
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                give_up.cancel();
+            }))
+        };
         loop {
             self.set_in_flight(processing.len() + delivering.len());
             if processing.is_empty() && delivering.is_empty() {
