@@ -15,8 +15,17 @@ const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 const MIN_PRECISION: f64 = 0.78;
 const MIN_RECALL: f64 = 0.86;
 // Floors for the held-out set (tests/data/tags/heldout.jsonl).
-const HELDOUT_MIN_PRECISION: f64 = 0.0;
-const HELDOUT_MIN_RECALL: f64 = 0.0;
+const HELDOUT_MIN_PRECISION: f64 = 0.84;
+const HELDOUT_MIN_RECALL: f64 = 0.77;
+
+/// `WIREDESK_TAGS_TAXONOMY=<file>` evaluates another taxonomy file without rebuilding.
+fn stage() -> TagStage {
+    let mut settings = TagSettings::default();
+    if let Ok(path) = std::env::var("WIREDESK_TAGS_TAXONOMY") {
+        settings.taxonomy = Some(path.into());
+    }
+    TagStage::new(&settings).unwrap()
+}
 
 fn read_jsonl(path: &str) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -38,7 +47,7 @@ fn topics(v: &Value) -> BTreeSet<String> {
 
 #[test]
 fn tags_eval() {
-    let stage = TagStage::new(&TagSettings::default()).unwrap();
+    let stage = stage();
     let mut docs: Vec<Doc> = Vec::new();
     let labels: HashMap<String, BTreeSet<String>> =
         read_jsonl(&format!("{DATA}/tags/gum-news.labels.jsonl"))
@@ -80,7 +89,7 @@ fn tags_eval() {
 /// before the tagger was run on them. Never tune weights against individual articles here.
 #[test]
 fn tags_eval_heldout() {
-    let stage = TagStage::new(&TagSettings::default()).unwrap();
+    let stage = stage();
     let docs: Vec<Doc> = read_jsonl(&format!("{DATA}/tags/heldout.jsonl"))
         .iter()
         .map(|a| {
