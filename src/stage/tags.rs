@@ -154,6 +154,8 @@ struct TagAcc {
     evidence: Vec<(String, f64)>,
     /// Whether this tag (or a descendant) has positive phrase or entity evidence.
     has_evidence: bool,
+    /// Largest weight among the positive evidence (own phrases, descendants; entities = 1).
+    max_weight: f64,
 }
 
 fn score(
@@ -278,6 +280,7 @@ fn score(
                 }
                 a.raw += r.boost;
                 a.has_evidence = true;
+                a.max_weight = 1.0;
                 a.evidence.push((label, r.boost));
             }
         }
@@ -288,6 +291,7 @@ fn score(
         if a.vetoed || !a.requires_ok {
             a.raw = 0.0;
             a.has_evidence = false;
+            a.max_weight = 0.0;
             a.evidence.clear();
         }
     }
@@ -304,9 +308,11 @@ fn score(
             .iter()
             .map(|(e, w)| (e.clone(), w * sc.parent_share))
             .collect();
+        let child_max = acc[ti].max_weight;
         let pa = &mut acc[p];
         pa.raw += share;
         pa.has_evidence = true;
+        pa.max_weight = pa.max_weight.max(child_max);
         for (e, w) in child_ev {
             match pa.evidence.iter_mut().find(|(x, _)| *x == e) {
                 Some(x) => x.1 = x.1.max(w),
@@ -323,6 +329,18 @@ fn score(
         }
         let s = 1.0 - (-a.raw / sc.scale).exp();
         let s = (s * 10000.0).round() / 10000.0;
+        // Corroboration: one phrase alone must be strong (headline, lead, repeated);
+        // a top-level subject seen only through weak words needs several of them.
+        let n_ev = a.evidence.iter().filter(|(_, w)| *w > 0.0).count();
+        if n_ev < 2 && s < sc.single_phrase_min_score {
+            continue;
+        }
+        if c.tags[ti].parent.is_none()
+            && a.max_weight <= sc.weak_weight
+            && n_ev < sc.weak_min_phrases
+        {
+            continue;
+        }
         if c.tags[ti].parent.is_none() && best_top.is_none_or(|(_, b)| s > b) {
             best_top = Some((ti, s));
         }
@@ -438,6 +456,7 @@ fn score_tag(
         a.raw += contrib;
         if w > 0.0 {
             a.has_evidence = true;
+            a.max_weight = a.max_weight.max(w);
             let mut end = e;
             // prefix rules: show the whole word
             if let Some(rest) = text.get(e..) {

@@ -70,6 +70,9 @@ struct ScoringFile {
     parent_share: f64,
     scale: f64,
     relative_cut: f64,
+    single_phrase_min_score: f64,
+    weak_weight: f64,
+    weak_min_phrases: usize,
 }
 
 impl Default for ScoringFile {
@@ -82,6 +85,9 @@ impl Default for ScoringFile {
             parent_share: 0.8,
             scale: 2.0,
             relative_cut: 0.0,
+            single_phrase_min_score: 0.0,
+            weak_weight: 0.0,
+            weak_min_phrases: 0,
         }
     }
 }
@@ -153,6 +159,12 @@ pub(crate) struct Scoring {
     pub parent_share: f64,
     pub scale: f64,
     pub relative_cut: f64,
+    /// A tag whose evidence is a single distinct phrase (no entity) needs at least this score.
+    pub single_phrase_min_score: f64,
+    /// Top-level subjects whose strongest evidence weight is <= `weak_weight` ...
+    pub weak_weight: f64,
+    /// ... need at least this many distinct evidence phrases.
+    pub weak_min_phrases: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -424,6 +436,12 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         if !(sc.relative_cut >= 0.0 && sc.relative_cut <= 1.0) {
             return bad("relative_cut must be in [0, 1]");
         }
+        if !(sc.single_phrase_min_score >= 0.0 && sc.single_phrase_min_score <= 1.0) {
+            return bad("single_phrase_min_score must be in [0, 1]");
+        }
+        if !(sc.weak_weight >= 0.0 && sc.weak_weight <= 1.0) {
+            return bad("weak_weight must be in [0, 1]");
+        }
     }
     let scoring = Scoring {
         headline_weight: sc.headline_weight,
@@ -433,6 +451,9 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         parent_share: sc.parent_share,
         scale: sc.scale,
         relative_cut: sc.relative_cut,
+        single_phrase_min_score: sc.single_phrase_min_score,
+        weak_weight: sc.weak_weight,
+        weak_min_phrases: sc.weak_min_phrases,
     };
 
     let mut raws: Vec<RawTag> = Vec::new();

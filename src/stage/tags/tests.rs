@@ -409,3 +409,39 @@ fn golden_short_articles() {
     }
     assert!(ids("", "Lorem ipsum dolor sit amet.").is_empty());
 }
+
+#[test]
+fn corroboration_rules() {
+    // One phrase once in the body is not enough; in the headline or repeated it is.
+    let c = compiled(&format!(
+        "[scoring]\nscale = 3.0\nsingle_phrase_min_score = 0.25\nweak_weight = 0.5\nweak_min_phrases = 3\n{TOP}\
+         phrases = [{{ weight = 1.0, terms = [\"tariff{{,s}}\"] }}, {{ weight = 0.4, terms = [\"bureau\", \"ministry\", \"talks\", \"policy\"] }}]\n"
+    ));
+    let body = |s: &str| format!("Title\n\n{}\n\n{s}", FILLER.repeat(8));
+    let score = |text: &str, title: usize| score(&c, text, title, &[], 10, 0.2);
+    assert!(score(&body("New tariffs were mentioned."), 5).is_empty());
+    assert!(!score(&body("Tariffs here. More tariffs there."), 5).is_empty());
+    assert!(!score("Tariffs rise\n\nNothing else.", 12).is_empty());
+    // Weak words only: two distinct ones are not enough, three are (if the score passes).
+    let weak2 = body("Bureau at the ministry. Bureau. Ministry. Bureau at the ministry.");
+    assert!(score(&weak2, 5).is_empty(), "{:?}", score(&weak2, 5));
+    let weak3 = body(
+        "Bureau at the ministry held talks. Bureau. Ministry talks. Bureau at the ministry held talks on policy.",
+    );
+    assert!(!score(&weak3, 5).is_empty());
+    // A strong phrase lifts the weak-word requirement.
+    let mixed = body("Bureau discussed tariffs and tariffs.");
+    assert!(!score(&mixed, 5).is_empty());
+    // Defaults (keys absent) keep the old behaviour.
+    let old = one("phrases = [{ weight = 1.0, terms = [\"tariff{,s}\"] }]");
+    assert!(!score_old(&old, &body("New tariffs were mentioned.")).is_empty());
+    assert!(
+        err("[scoring]\nsingle_phrase_min_score = 2.0\n")
+            .reason
+            .contains("single_phrase_min_score")
+    );
+}
+
+fn score_old(c: &Compiled, text: &str) -> Vec<Tag> {
+    score(c, text, 5, &[], 10, 0.2)
+}
