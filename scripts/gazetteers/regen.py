@@ -204,7 +204,8 @@ def first_names():
 
 
 COMMON_WORDS_TOP = 20_000   # most frequent web words considered
-SURNAMES_TOP = 500          # Census surnames left out of the common-word list
+SURNAMES_TOP = 500      # Census surnames always left out of the common-word list
+SURNAMES_RARE = 5_000   # these too, unless among the 5,000 most frequent words
 
 
 def common_words():
@@ -223,8 +224,8 @@ def common_words():
     proper = {w.lower() for w in web2 if not w.islower()}
     given = {w.strip().lower() for w in open(OUT / "first_names.txt", encoding="utf-8")
              if w.strip() and not w.startswith("#")}
-    surn = {line.split()[0].lower() for line in open(Path(names_pkg.__file__).parent / "dist.all.last",
-                                                     encoding="utf-8").read().splitlines()[:SURNAMES_TOP]}
+    surn_rank = {line.split()[0].lower(): i for i, line in enumerate(
+        open(Path(names_pkg.__file__).parent / "dist.all.last", encoding="utf-8").read().splitlines()[:SURNAMES_RARE])}
     def known(w):  # web2 lists lemmas: accept regular inflections of a lower-case entry
         if w in lower:
             return True
@@ -239,11 +240,13 @@ def common_words():
         return False
 
     out = []
-    for line in open(Path(wordsegment.__file__).parent / "unigrams.txt", encoding="utf-8"):
+    for rank, line in enumerate(open(Path(wordsegment.__file__).parent / "unigrams.txt", encoding="utf-8")):
         w = line.split("\t")[0]
         if len(out) >= COMMON_WORDS_TOP:
             break
-        if len(w) < 2 or not known(w) or w in proper or w in given or w in surn:
+        if len(w) < 2 or not known(w) or w in proper or w in given:
+            continue
+        if w in surn_rank and (surn_rank[w] < SURNAMES_TOP or rank >= 5_000):
             continue
         out.append(w)
     with open(OUT / "common_words.txt", "w", encoding="utf-8", newline="\n") as f:

@@ -131,6 +131,9 @@ struct WordSets {
     determiners: HashSet<u64>,
     pronouns: HashSet<u64>,
     first_names: HashSet<u64>,
+    /// Everyday English vocabulary (`data/gazetteers/common_words.txt`, ~20k lower-case words,
+    /// no given names or common surnames): a name made only of these is not a person by default.
+    dict: HashSet<u64>,
     hyphen_stop: HashSet<u64>,
     compass: HashSet<u64>,
     org_nouns: HashSet<u64>,
@@ -246,6 +249,11 @@ impl EntityStage {
                 .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
                 .map(|l| hash_lower(l.trim()))
                 .filter(|h| !common.contains(h))
+                .collect(),
+            dict: COMMON_WORDS
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(|l| hash_lower(l.trim()))
                 .collect(),
             hyphen_stop: set(
                 "based led born owned backed made style like era wide bound linked related run \
@@ -1041,7 +1049,14 @@ impl EntityStage {
                             && !d.lower_seen.contains(&t.hash)
                             && !self.w.loc_suffix.contains(&t.hash)
                     });
-                if given || plain {
+                // Only dictionary words ("Golden Age", "Dark Matters"): not a person without a
+                // given name or another cue; a name keeps one unknown token ("Noam Chomsky").
+                // Two-letter tokens do not count as words ("Mu Li", "Xi").
+                let all_dict = d.toks[a..b]
+                    .iter()
+                    .filter(|t| t.has(WORD) && t.has(CAP))
+                    .all(|t| t.ce - t.cs > 2 && self.w.dict.contains(&t.hash));
+                if given || (plain && !all_dict) {
                     (EntityKind::Person, Strength::Default)
                 } else {
                     (EntityKind::Other, Strength::Weak)
@@ -1431,6 +1446,11 @@ impl EntityStage {
         out
     }
 }
+
+const COMMON_WORDS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/gazetteers/common_words.txt"
+));
 
 const FIRST_NAMES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -452,3 +452,55 @@ fn wire_rules_table() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Names made only of everyday dictionary words are not persons without a cue; a name with one
+/// unknown token, a given name, a title or a speech verb still is.
+/// (text, must be person, must exist and not be person)
+const DICT_CASES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "The exhibition celebrates the Silver Harvest of northern painting, and critics praised Quiet Lanterns as a triumph.",
+        &[],
+        &["Silver Harvest", "Quiet Lanterns"],
+    ),
+    (
+        "The linguist Orvak Tessaly and economist Mu Li spoke to reporters in the capital on Friday.",
+        &["Orvak Tessaly", "Mu Li"],
+        &[],
+    ),
+    (
+        "Officials met Kwok Ka-ki at the harbour, and Golden Bridge Fund backers cheered Dorrit Vane.",
+        &["Kwok Ka-ki", "Dorrit Vane"],
+        &[],
+    ),
+    (
+        "Mayor Bright Sparrow opened the session. Robert Young, a local trader, said prices rose.",
+        &["Bright Sparrow", "Robert Young"],
+        &[],
+    ),
+];
+
+#[test]
+fn dictionary_word_names_table() {
+    let s = stage();
+    let mut failures = Vec::new();
+    for (text, persons, others) in DICT_CASES {
+        let es = run(&s, text);
+        for name in *persons {
+            match es.iter().find(|e| e.name == *name) {
+                Some(e) if e.kind == Person => {}
+                other => failures.push(format!(
+                    "{text:?}: {name} should be a person; got {other:?}"
+                )),
+            }
+        }
+        for name in *others {
+            match es.iter().find(|e| e.name == *name) {
+                Some(e) if e.kind != Person => {}
+                other => failures.push(format!(
+                    "{text:?}: {name} should be found, not a person; got {other:?}"
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
