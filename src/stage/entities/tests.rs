@@ -408,6 +408,37 @@ const WIRE_CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
         ],
         &["Marrow", "Pellin"],
     ),
+    // Parties and political blocs in the plural are groups, also before a speech verb.
+    (
+        "The Liberals and the Greens attacked the budget. Greens said it was weak, while Social Democrats and Nationalists backed it.",
+        &[
+            ("Liberals", Group, 1),
+            ("Greens", Group, 2),
+            ("Social Democrats", Group, 1),
+            ("Nationalists", Group, 1),
+        ],
+        &[],
+    ),
+    // "and" inside one public body's name; two bodies or two places stay apart.
+    (
+        "The Coastal Flood Risk Reduction and Management Authority and the Fish and Wildlife Service met. The Tax Office and Revenue Agency disagreed, as did Tonga and Samoa Ports Authority.",
+        &[
+            (
+                "Coastal Flood Risk Reduction and Management Authority",
+                Organization,
+                1,
+            ),
+            ("Fish and Wildlife Service", Organization, 1),
+            ("Tax Office", Organization, 1),
+            ("Revenue Agency", Organization, 1),
+            ("Samoa Ports Authority", Organization, 1),
+        ],
+        &[
+            "Management Authority",
+            "Tax Office and Revenue Agency",
+            "Tonga and Samoa Ports Authority",
+        ],
+    ),
     // Curated single-word bodies and venues.
     (
         "Lawmakers in the Riksdag and the Storting cited Eurostat and Frontex figures. Play resumed on Centre Court.",
