@@ -131,6 +131,12 @@ struct WordSets {
     determiners: HashSet<u64>,
     pronouns: HashSet<u64>,
     first_names: HashSet<u64>,
+    /// Everyday English vocabulary (`data/gazetteers/common_words.txt`, ~20k lower-case words,
+    /// no given names or common surnames): a name made only of these is not a person by default.
+    dict: HashSet<u64>,
+    /// Public-body heads that close a long name joined over "and" ("National Disaster Risk
+    /// Reduction and Management Authority").
+    body_heads: HashSet<u64>,
     hyphen_stop: HashSet<u64>,
     compass: HashSet<u64>,
     org_nouns: HashSet<u64>,
@@ -247,6 +253,15 @@ impl EntityStage {
                 .map(|l| hash_lower(l.trim()))
                 .filter(|h| !common.contains(h))
                 .collect(),
+            dict: COMMON_WORDS
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(|l| hash_lower(l.trim()))
+                .collect(),
+            body_heads: set(
+                "authority agency commission administration board bureau council committee \
+                department ministry office service directorate secretariat inspectorate",
+            ),
             hyphen_stop: set(
                 "based led born owned backed made style like era wide bound linked related run \
                 funded type class level area friendly free focused oriented controlled sponsored",
@@ -610,6 +625,10 @@ impl EntityStage {
                         }
                         !org
                     } {
+                        b += 1;
+                        continue;
+                    }
+                    if t.hash == self.h_and && !has_of && next_name && self.and_body(d, a, b) {
                         b += 1;
                         continue;
                     }
@@ -1041,7 +1060,14 @@ impl EntityStage {
                             && !d.lower_seen.contains(&t.hash)
                             && !self.w.loc_suffix.contains(&t.hash)
                     });
-                if given || plain {
+                // Only dictionary words ("Golden Age", "Dark Matters"): not a person without a
+                // given name or another cue; a name keeps one unknown token ("Noam Chomsky").
+                // Two-letter tokens do not count as words ("Mu Li", "Xi").
+                let all_dict = d.toks[a..b]
+                    .iter()
+                    .filter(|t| t.has(WORD) && t.has(CAP))
+                    .all(|t| t.ce - t.cs > 2 && self.w.dict.contains(&t.hash));
+                if given || (plain && !all_dict) {
                     (EntityKind::Person, Strength::Default)
                 } else {
                     (EntityKind::Other, Strength::Weak)
@@ -1054,6 +1080,39 @@ impl EntityStage {
                 (EntityKind::Other, Strength::Weak)
             };
         self.push(d, a, b, kind, strength);
+    }
+
+    /// "and" at `b` inside one public body's name: "National Disaster Risk Reduction and
+    /// Management Authority", "Fish and Wildlife Service". What follows is one to three name
+    /// words ending in a body head (Authority, Agency, Commission, ...), none known to a
+    /// gazetteer and not a given name first; what precedes is two or more capitalised words,
+    /// or one everyday word, not itself ending an organization name ("Fiji and Samoa Shipping
+    /// Authority" and "Tax Office and Revenue Agency" stay apart).
+    fn and_body(&self, d: &Doc, a: usize, b: usize) -> bool {
+        let n = d.toks.len();
+        let pre: Vec<&Tok> = d.toks[a..b].iter().filter(|t| t.has(WORD)).collect();
+        let Some(last) = pre.last() else {
+            return false;
+        };
+        if !pre.iter().all(|t| t.has(CAP))
+            || self.w.org_suffix.contains(&last.hash)
+            || (pre.len() < 2 && !self.w.dict.contains(&last.hash))
+            || (a..b).any(|k| d.gaz_cover[k])
+        {
+            return false;
+        }
+        let mut k = b + 1;
+        while k < n && k < b + 5 && self.is_name_tok(d, k) && d.toks[k].has(WORD) {
+            if d.gaz_cover[k] {
+                return false;
+            }
+            k += 1;
+        }
+        let m = k - b - 1;
+        (1..=3).contains(&m)
+            && !(k < n && self.is_name_tok(d, k))
+            && self.w.body_heads.contains(&d.toks[k - 1].hash)
+            && !self.w.first_names.contains(&d.toks[b + 1].hash)
     }
 
     /// Organization cue around an unknown name: an organization noun right before it ("the EU
@@ -1431,6 +1490,11 @@ impl EntityStage {
         out
     }
 }
+
+const COMMON_WORDS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/gazetteers/common_words.txt"
+));
 
 const FIRST_NAMES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

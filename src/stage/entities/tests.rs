@@ -408,6 +408,37 @@ const WIRE_CASES: &[(&str, &[(&str, EntityKind, u32)], &[&str])] = &[
         ],
         &["Marrow", "Pellin"],
     ),
+    // Parties and political blocs in the plural are groups, also before a speech verb.
+    (
+        "The Liberals and the Greens attacked the budget. Greens said it was weak, while Social Democrats and Nationalists backed it.",
+        &[
+            ("Liberals", Group, 1),
+            ("Greens", Group, 2),
+            ("Social Democrats", Group, 1),
+            ("Nationalists", Group, 1),
+        ],
+        &[],
+    ),
+    // "and" inside one public body's name; two bodies or two places stay apart.
+    (
+        "The Coastal Flood Risk Reduction and Management Authority and the Fish and Wildlife Service met. The Tax Office and Revenue Agency disagreed, as did Tonga and Samoa Ports Authority.",
+        &[
+            (
+                "Coastal Flood Risk Reduction and Management Authority",
+                Organization,
+                1,
+            ),
+            ("Fish and Wildlife Service", Organization, 1),
+            ("Tax Office", Organization, 1),
+            ("Revenue Agency", Organization, 1),
+            ("Samoa Ports Authority", Organization, 1),
+        ],
+        &[
+            "Management Authority",
+            "Tax Office and Revenue Agency",
+            "Tonga and Samoa Ports Authority",
+        ],
+    ),
     // Curated single-word bodies and venues.
     (
         "Lawmakers in the Riksdag and the Storting cited Eurostat and Frontex figures. Play resumed on Centre Court.",
@@ -447,6 +478,58 @@ fn wire_rules_table() {
         for name in *not {
             if es.iter().any(|e| e.name == *name) {
                 failures.push(format!("{text:?}: unexpected {name}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Names made only of everyday dictionary words are not persons without a cue; a name with one
+/// unknown token, a given name, a title or a speech verb still is.
+/// (text, must be person, must exist and not be person)
+const DICT_CASES: &[(&str, &[&str], &[&str])] = &[
+    (
+        "The exhibition celebrates the Silver Harvest of northern painting, and critics praised Quiet Lanterns as a triumph.",
+        &[],
+        &["Silver Harvest", "Quiet Lanterns"],
+    ),
+    (
+        "The linguist Orvak Tessaly and economist Mu Li spoke to reporters in the capital on Friday.",
+        &["Orvak Tessaly", "Mu Li"],
+        &[],
+    ),
+    (
+        "Officials met Kwok Ka-ki at the harbour, and Golden Bridge Fund backers cheered Dorrit Vane.",
+        &["Kwok Ka-ki", "Dorrit Vane"],
+        &[],
+    ),
+    (
+        "Mayor Bright Sparrow opened the session. Robert Young, a local trader, said prices rose.",
+        &["Bright Sparrow", "Robert Young"],
+        &[],
+    ),
+];
+
+#[test]
+fn dictionary_word_names_table() {
+    let s = stage();
+    let mut failures = Vec::new();
+    for (text, persons, others) in DICT_CASES {
+        let es = run(&s, text);
+        for name in *persons {
+            match es.iter().find(|e| e.name == *name) {
+                Some(e) if e.kind == Person => {}
+                other => failures.push(format!(
+                    "{text:?}: {name} should be a person; got {other:?}"
+                )),
+            }
+        }
+        for name in *others {
+            match es.iter().find(|e| e.name == *name) {
+                Some(e) if e.kind != Person => {}
+                other => failures.push(format!(
+                    "{text:?}: {name} should be found, not a person; got {other:?}"
+                )),
             }
         }
     }
