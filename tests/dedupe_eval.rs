@@ -228,6 +228,29 @@ fn variants(
         "combined",
         format!("By Jane Doe\n\n{combined}\n\nReporting by Jane Doe; Editing by Mark Potter"),
     ));
+
+    // Heavier edits (added with the containment rule). A separate generator
+    // so the kinds above keep their exact texts.
+    let mut rng2 = Rng(0x5EC0_4D00 ^ (idx as u64).wrapping_mul(0x9E37_79B9));
+    for (kind, frac) in [("trimmed_50", 0.5), ("trimmed_35", 0.35)] {
+        let keep = ((content.len() as f64 * frac).ceil() as usize).max(1);
+        let mut t: Vec<String> = a.paras[..cs].to_vec();
+        t.extend(content[..keep].iter().cloned());
+        v.push((kind, format!("{}\n\n{}", a.title, body(&t))));
+    }
+    v.push(("light_15", word_edits(&a.text(), 0.15, &mut rng2, &donor)));
+    // Trim to half, then 10 % word edits and a new headline.
+    let keep = ((content.len() as f64 * 0.5).ceil() as usize).max(1);
+    let half = body(&content[..keep]);
+    v.push((
+        "trim50_light10",
+        word_edits(
+            &format!("{}\n\n{half}", new_headline(a, &mut rng2)),
+            0.10,
+            &mut rng2,
+            &donor,
+        ),
+    ));
     v
 }
 
@@ -344,6 +367,29 @@ fn build_pairs() -> Vec<Pair> {
             b: format!("{}\n\n{}", b.text(), bg),
             dup: false,
         });
+        // Brief: a short story about B (headline + lede) that reuses A's
+        // longest background paragraph: a large share of the short text is
+        // contained in A, which stresses the containment rule.
+        let b_lede = b.paras[content_start(&b)].clone();
+        pairs.push(Pair {
+            kind: "neg_brief",
+            a: a.text(),
+            b: format!("{}\n\n{}\n\n{}", b.title, b_lede, bg),
+            dup: false,
+        });
+        // Shared quote: two short different stories (headline + two paragraphs
+        // each) that both carry the same long paragraph.
+        let short = |x: &Article| {
+            let cs = content_start(x);
+            let end = (cs + 2).min(x.paras.len());
+            format!("{}\n\n{}", x.title, x.paras[cs..end].join("\n\n"))
+        };
+        pairs.push(Pair {
+            kind: "neg_shared_quote",
+            a: format!("{}\n\n{}", short(&a), bg),
+            b: format!("{}\n\n{}", short(&b), bg),
+            dup: false,
+        });
     }
     for &(x, y) in HANDWRITTEN {
         pairs.push(Pair {
@@ -457,6 +503,11 @@ fn dedupe_eval() {
     if std::env::var_os("WIREDESK_DEDUPE_SWEEP").is_some() {
         sweep(&pairs);
     }
+    if std::env::var_os("WIREDESK_DEDUPE_SWEEP").is_some()
+        || std::env::var_os("WIREDESK_DEDUPE_CSWEEP").is_some()
+    {
+        containment_sweep(&pairs);
+    }
 
     // The shipped defaults, through the real MemoryStore path (LSH + confirmation).
     let s = DedupeSettings {
@@ -549,6 +600,36 @@ fn sweep(pairs: &[Pair]) {
             per["combined"].recall(),
             per["trimmed"].recall()
         );
+    }
+}
+
+fn containment_sweep(pairs: &[Pair]) {
+    println!("\n-- containment rule sweep (threshold 0.4), real LSH + confirmation path --");
+    for mj in [0.2, 0.22, 0.25, 0.28, 0.3] {
+        for ct in [0.4, 0.45, 0.5, 0.55, 0.6, 0.7] {
+            let s = DedupeSettings {
+                min_jaccard: mj,
+                containment_threshold: ct,
+                ..Default::default()
+            };
+            let (all, per, _) = evaluate(&s, pairs);
+            let negfp: u32 = per
+                .iter()
+                .filter(|(k, _)| k.starts_with("neg_"))
+                .map(|(_, c)| c.fp)
+                .sum();
+            println!(
+                "minj={mj:.2} c={ct:.2}: P {:.3} R {:.3} fp {negfp} | l15 {:.2} l20 {:.2} comb {:.2} t50 {:.2} t35 {:.2} t50l10 {:.2}",
+                all.precision(),
+                all.recall(),
+                per["light_15"].recall(),
+                per["light_20"].recall(),
+                per["combined"].recall(),
+                per["trimmed_50"].recall(),
+                per["trimmed_35"].recall(),
+                per["trim50_light10"].recall()
+            );
+        }
     }
 }
 
