@@ -377,11 +377,11 @@ fn build_pairs() -> Vec<Pair> {
             b: format!("{}\n\n{}\n\n{}", b.title, b_lede, bg),
             dup: false,
         });
-        // Shared quote: two short different stories (headline + two paragraphs
-        // each) that both carry the same long paragraph.
+        // Shared quote: two short different stories (headline + three
+        // paragraphs each) that both carry the same long paragraph.
         let short = |x: &Article| {
             let cs = content_start(x);
-            let end = (cs + 2).min(x.paras.len());
+            let end = (cs + 3).min(x.paras.len());
             format!("{}\n\n{}", x.title, x.paras[cs..end].join("\n\n"))
         };
         pairs.push(Pair {
@@ -605,8 +605,8 @@ fn sweep(pairs: &[Pair]) {
 
 fn containment_sweep(pairs: &[Pair]) {
     println!("\n-- containment rule sweep (threshold 0.4), real LSH + confirmation path --");
-    for mj in [0.2, 0.22, 0.25, 0.28, 0.3] {
-        for ct in [0.4, 0.45, 0.5, 0.55, 0.6, 0.7] {
+    for mj in [0.4, 0.2, 0.25, 0.3] {
+        for ct in [0.45, 0.5, 0.55, 0.6] {
             let s = DedupeSettings {
                 min_jaccard: mj,
                 containment_threshold: ct,
@@ -618,8 +618,13 @@ fn containment_sweep(pairs: &[Pair]) {
                 .filter(|(k, _)| k.starts_with("neg_"))
                 .map(|(_, c)| c.fp)
                 .sum();
+            let fps: Vec<String> = per
+                .iter()
+                .filter(|(k, c)| k.starts_with("neg_") && c.fp > 0)
+                .map(|(k, c)| format!("{k}:{}", c.fp))
+                .collect();
             println!(
-                "minj={mj:.2} c={ct:.2}: P {:.3} R {:.3} fp {negfp} | l15 {:.2} l20 {:.2} comb {:.2} t50 {:.2} t35 {:.2} t50l10 {:.2}",
+                "minj={mj:.2} c={ct:.2}: P {:.3} R {:.3} fp {negfp} {fps:?} | l15 {:.2} l20 {:.2} comb {:.2} t50 {:.2} t35 {:.2} t50l10 {:.2}",
                 all.precision(),
                 all.recall(),
                 per["light_15"].recall(),
@@ -697,7 +702,12 @@ fn report_and_check(s: &DedupeSettings, pairs: &[Pair]) {
         "precision fell to {:.3}",
         all.precision()
     );
-    assert!(all.recall() >= 0.88, "recall fell to {:.3}", all.recall());
+    assert!(all.recall() >= 0.83, "recall fell to {:.3}", all.recall());
+    // The containment rule must not let the containment-stressing negatives
+    // through (short brief reusing a paragraph, shared long quote).
+    for kind in ["neg_brief", "neg_shared_quote", "neg_followup"] {
+        assert_eq!(per[kind].fp, 0, "false positives in {kind}");
+    }
     for kind in [
         "new_headline",
         "boilerplate",
@@ -711,8 +721,17 @@ fn report_and_check(s: &DedupeSettings, pairs: &[Pair]) {
         let r = per[kind].recall();
         assert!(r >= 0.95, "recall for {kind} fell to {r:.3}");
     }
+    for (kind, floor) in [
+        ("light_15", 0.8),
+        ("trimmed_50", 0.7),
+        ("trimmed_35", 0.45),
+        ("trim50_light10", 0.45),
+    ] {
+        let r = per[kind].recall();
+        assert!(r >= floor, "recall for {kind} fell to {r:.3}");
+    }
     assert!(
-        per["combined"].recall() >= 0.75,
+        per["combined"].recall() >= 0.85,
         "combined recall {:.3}",
         per["combined"].recall()
     );

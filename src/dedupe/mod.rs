@@ -90,7 +90,7 @@ impl Default for DedupeSettings {
             action: DuplicateAction::Tag,
             threshold: 0.4,
             min_jaccard: 0.25,
-            containment_threshold: 0.5,
+            containment_threshold: 0.6,
             shingle_size: 3,
             num_hashes: 64,
             bands: None,
