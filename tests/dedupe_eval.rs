@@ -15,7 +15,14 @@
 //! insert the first article, then ask about the second.
 //!
 //! Run: `cargo test --release --test dedupe_eval -- --nocapture`
-//! (with `WIREDESK_DEDUPE_SWEEP=1` it also prints the method and threshold sweeps).
+//! (with `WIREDESK_DEDUPE_SWEEP=1` it also prints the method, threshold and
+//! containment sweeps). With `WIREDESK_TEST_REDIS_URL` set, every pair also
+//! goes through the Redis store and its decisions must equal the memory
+//! store's (the Lua script implements the same rule).
+//! Heavier kinds added with the containment rule: `light_15`, `trimmed_50`,
+//! `trimmed_35`, `trim50_light10`; negatives `neg_brief` (short story reusing a
+//! paragraph of A) and `neg_shared_quote` (two short stories sharing one long
+//! paragraph).
 
 use std::collections::BTreeMap;
 
@@ -754,4 +761,43 @@ fn boilerplate_only_edits_are_exact_duplicates() {
             f.fingerprint(&p.b).signature()
         );
     }
+}
+
+/// Memory and Redis stores must take the same decision on every pair.
+#[test]
+fn redis_store_matches_memory_store() {
+    let Ok(url) = std::env::var("WIREDESK_TEST_REDIS_URL") else {
+        eprintln!("WIREDESK_TEST_REDIS_URL not set: skipping the Redis parity check");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let pairs = build_pairs();
+    let base = DedupeSettings::default();
+    let f = Fingerprinter::new(&base);
+    rt.block_on(async {
+        for (i, p) in pairs.iter().enumerate() {
+            let mut s = DedupeSettings {
+                store: wiredesk::dedupe::StoreKind::Redis,
+                window_secs: 600,
+                ..Default::default()
+            };
+            s.redis.url = url.clone();
+            s.redis.key_prefix = format!("wiredesk-eval:{}:{nanos}:{i}:", std::process::id());
+            let r = wiredesk::dedupe::Store::connect(&s).await.unwrap();
+            let (fa, fb) = (f.fingerprint(&p.a), f.fingerprint(&p.b));
+            r.check_and_insert("a", &fa, 1_000).await.unwrap();
+            let got = r.check_and_insert("b", &fb, 2_000).await.unwrap();
+            let m = MemoryStore::new(&base);
+            m.check_and_insert("a", &fa, 1_000).unwrap();
+            let want = m.check_and_insert("b", &fb, 2_000).unwrap();
+            assert_eq!(got, want, "pair {i} ({})", p.kind);
+        }
+    });
 }
