@@ -568,4 +568,26 @@ mod tests {
         let (b, r) = optimal_bands(0.5, 64, 4);
         assert!(b * r <= 64 && r >= 4, "{b}x{r}");
     }
+
+    #[test]
+    fn containment_rule() {
+        // Equal lengths: C = 2J/(1+J).
+        let c = estimate_containment(0.5, 102, 102, 3);
+        assert!((c - 2.0 / 3.0).abs() < 1e-12, "{c}");
+        // A copy trimmed to a third: J = 1/3, the short text is contained.
+        assert!(estimate_containment(1.0 / 3.0, 302, 102, 3) > 0.999_999);
+        let rule = ConfirmRule::new(&DedupeSettings::default());
+        let a = vec![7u8; 64];
+        let mut b = a.clone();
+        for x in b.iter_mut().take(45) {
+            *x = 8; // J ≈ 0.30: below threshold, above the floor
+        }
+        assert!(rule.confirm(&a, 100, &b, 100).is_none()); // equal length: C ≈ 0.46
+        assert!(rule.confirm(&a, 300, &b, 100).is_some()); // short one contained
+        assert!(rule.confirm(&a, 0, &b, 100).is_none()); // no word count: Jaccard only
+        for x in b.iter_mut().take(52) {
+            *x = 8; // J ≈ 0.19: below the floor
+        }
+        assert!(rule.confirm(&a, 3000, &b, 100).is_none());
+    }
 }
