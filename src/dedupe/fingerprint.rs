@@ -77,6 +77,60 @@ pub fn estimate_similarity(a: &[u8], b: &[u8]) -> f64 {
     ((m - COLLISION) / (1.0 - COLLISION)).clamp(0.0, 1.0)
 }
 
+/// Estimated containment `|A∩B| / min(|A|, |B|)` of two shingle sets, from
+/// their estimated Jaccard similarity `j` and their word counts (a text of
+/// `n` words has `max(n − k + 1, 1)` shingles of `k` words). Uses
+/// `|A∩B| = j·(|A| + |B|)/(1 + j)`; clamped to [0, 1]. The Redis Lua script
+/// computes the same formula in the same order.
+pub fn estimate_containment(j: f64, tokens_a: u32, tokens_b: u32, k: usize) -> f64 {
+    let sh = |n: u32| (n as f64 - k as f64 + 1.0).max(1.0);
+    let (a, b) = (sh(tokens_a), sh(tokens_b));
+    let inter = j * (a + b) / (1.0 + j);
+    (inter / a.min(b)).clamp(0.0, 1.0)
+}
+
+/// The confirmation rule shared by both stores: a candidate is a duplicate
+/// when its estimated Jaccard `j` reaches `threshold`, or when `j` reaches the
+/// floor `min_jaccard` and the estimated containment of the shorter text in
+/// the longer reaches `containment_threshold` (trimmed or lightly rewritten
+/// republications). Returns the Jaccard estimate for a match.
+#[derive(Clone, Copy, Debug)]
+pub struct ConfirmRule {
+    pub threshold: f64,
+    pub min_jaccard: f64,
+    pub containment_threshold: f64,
+    pub shingle_size: usize,
+}
+
+impl ConfirmRule {
+    pub fn new(s: &DedupeSettings) -> Self {
+        ConfirmRule {
+            threshold: s.threshold,
+            min_jaccard: s.min_jaccard.min(s.threshold),
+            containment_threshold: s.containment_threshold,
+            shingle_size: s.shingle_size,
+        }
+    }
+
+    /// `Some(j)` when the pair is a duplicate under this rule.
+    #[inline]
+    pub fn confirm(&self, sig_a: &[u8], tokens_a: u32, sig_b: &[u8], tokens_b: u32) -> Option<f64> {
+        let j = estimate_similarity(sig_a, sig_b);
+        if j >= self.threshold {
+            return Some(j);
+        }
+        if j >= self.min_jaccard
+            && tokens_a > 0
+            && tokens_b > 0
+            && estimate_containment(j, tokens_a, tokens_b, self.shingle_size)
+                >= self.containment_threshold
+        {
+            return Some(j);
+        }
+        None
+    }
+}
+
 /// Rounds a similarity to 4 decimals (the value reported and stored).
 pub fn round_similarity(s: f64) -> f64 {
     (s * 10_000.0).round() / 10_000.0
@@ -513,5 +567,27 @@ mod tests {
     fn band_layout() {
         let (b, r) = optimal_bands(0.5, 64, 4);
         assert!(b * r <= 64 && r >= 4, "{b}x{r}");
+    }
+
+    #[test]
+    fn containment_rule() {
+        // Equal lengths: C = 2J/(1+J).
+        let c = estimate_containment(0.5, 102, 102, 3);
+        assert!((c - 2.0 / 3.0).abs() < 1e-12, "{c}");
+        // A copy trimmed to a third: J = 1/3, the short text is contained.
+        assert!(estimate_containment(1.0 / 3.0, 302, 102, 3) > 0.999_999);
+        let rule = ConfirmRule::new(&DedupeSettings::default());
+        let a = vec![7u8; 64];
+        let mut b = a.clone();
+        for x in b.iter_mut().take(45) {
+            *x = 8; // J ≈ 0.30: below threshold, above the floor
+        }
+        assert!(rule.confirm(&a, 100, &b, 100).is_none()); // equal length: C ≈ 0.46
+        assert!(rule.confirm(&a, 300, &b, 100).is_some()); // short one contained
+        assert!(rule.confirm(&a, 0, &b, 100).is_none()); // no word count: Jaccard only
+        for x in b.iter_mut().take(52) {
+            *x = 8; // J ≈ 0.19: below the floor
+        }
+        assert!(rule.confirm(&a, 3000, &b, 100).is_none());
     }
 }

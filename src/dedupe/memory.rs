@@ -2,11 +2,12 @@
 //! tables of 32-bit sequence numbers (LSH band buckets, and article-id hash →
 //! entry for replays).
 //!
-//! Per article held (defaults: 64 hashes, 16 bands x 4 rows):
+//! Per article held (defaults: 64 hashes, 21 bands x 3 rows):
 //! * signature: 64 bytes (b-bit MinHash, one byte per hash);
-//! * entry: 32 bytes (id hash, event time, cluster-id offset/len, similarity);
+//! * entry: 32 bytes (id hash, event time, cluster-id offset/len, similarity,
+//!   word count);
 //! * cluster id string (the canonical article id) in a FIFO byte arena;
-//! * 17 table slots of 4 bytes at 50-75 % load (16 bands + 1 id).
+//! * 22 table slots of 4 bytes at 50-75 % load (21 bands + 1 id).
 //!
 //! Band buckets hold no keys: a slot holds only the entry's sequence number,
 //! and a hit is verified by comparing the band's bytes in the stored
@@ -16,7 +17,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::fingerprint::{band_hash, estimate_similarity, hash_id, round_similarity};
+use super::fingerprint::{ConfirmRule, band_hash, hash_id, round_similarity};
 use super::{DedupeResult, DedupeSettings, DedupeStatus, Fingerprint, StoreError};
 
 /// At most this many live entries are chained per identical band value: a big
@@ -32,15 +33,18 @@ struct Entry {
     cluster_off: u64,
     event_ms: i64,
     cluster_len: u32,
+    /// Similarity × 10⁴ for duplicates, `NO_SIM` for unique articles (so it
+    /// also encodes the status).
     sim: u16,
-    dup: bool,
+    /// Normalized word count (saturating), for the containment estimate.
+    tokens: u16,
 }
 
 struct Index {
     h: usize,
     bands: usize,
     rows: usize,
-    threshold: f64,
+    rule: ConfirmRule,
     window_ms: i64,
     max_entries: usize,
     cap: usize,
@@ -109,12 +113,12 @@ impl Index {
             .collect();
         let cluster = String::from_utf8(bytes).unwrap_or_default();
         DedupeResult {
-            status: if e.dup {
+            status: if e.sim != NO_SIM {
                 DedupeStatus::Duplicate
             } else {
                 DedupeStatus::Unique
             },
-            duplicate_of: e.dup.then(|| cluster.clone()),
+            duplicate_of: (e.sim != NO_SIM).then(|| cluster.clone()),
             similarity: (e.sim != NO_SIM).then(|| e.sim as f64 / 10_000.0),
             cluster_id: cluster,
             store_error: false,
@@ -298,6 +302,7 @@ impl Index {
         }
 
         let sig = fp.signature();
+        let tokens = fp.tokens().min(u16::MAX as u32);
         let mut cands = Vec::new();
         self.band_candidates(sig, &mut cands);
         cands.sort_unstable();
@@ -308,8 +313,13 @@ impl Index {
             if (e.event_ms - t).abs() > self.window_ms {
                 continue;
             }
-            let s = estimate_similarity(sig, self.sig(seq));
-            if s >= self.threshold && best.is_none_or(|(_, bs)| s > bs) {
+            let Some(s) = self
+                .rule
+                .confirm(sig, tokens, self.sig(seq), e.tokens as u32)
+            else {
+                continue;
+            };
+            if best.is_none_or(|(_, bs)| s > bs) {
                 best = Some((seq, s));
             }
         }
@@ -340,7 +350,7 @@ impl Index {
             event_ms: t,
             cluster_len: cluster.len() as u32,
             sim: sim.map_or(NO_SIM, |s| (s * 10_000.0).round() as u16),
-            dup: best.is_some(),
+            tokens: tokens as u16,
         };
         self.sigs[slot * self.h..(slot + 1) * self.h].copy_from_slice(sig);
         self.arena.extend(&cluster);
@@ -376,7 +386,7 @@ impl MemoryStore {
                 h: s.num_hashes,
                 bands,
                 rows,
-                threshold: s.threshold,
+                rule: ConfirmRule::new(s),
                 window_ms: (s.window_secs as i64).saturating_mul(1000),
                 max_entries: s.max_entries,
                 cap: 0,

@@ -37,6 +37,17 @@ pub struct DedupeSettings {
     /// merges more same-subject stories. 0.4 was chosen on the eval set
     /// (hard negatives peak at 0.20; 10 %-word-edited copies bottom out at 0.48).
     pub threshold: f64,
+    /// Containment path, floor: a candidate whose estimated Jaccard is below
+    /// `threshold` can still be a duplicate if it reaches this floor *and* the
+    /// estimated containment (shorter text's shingles found in the longer one)
+    /// reaches `containment_threshold`. Catches trimmed and more heavily
+    /// rewritten republications; the floor stops short texts that merely
+    /// share a paragraph with a longer one. In (0, 1]; values above
+    /// `threshold` act as `threshold` (containment path off).
+    pub min_jaccard: f64,
+    /// Containment path: estimated `|A∩B| / min(|A|,|B|)` at or above which a
+    /// candidate that reaches `min_jaccard` is a duplicate, in (0, 1].
+    pub containment_threshold: f64,
     /// Words per shingle. Smaller shingles tolerate word edits better but make
     /// same-subject stories look more alike. 3 was chosen on the eval set.
     pub shingle_size: usize,
@@ -78,6 +89,8 @@ impl Default for DedupeSettings {
             store: StoreKind::Memory,
             action: DuplicateAction::Tag,
             threshold: 0.4,
+            min_jaccard: 0.25,
+            containment_threshold: 0.6,
             shingle_size: 3,
             num_hashes: 64,
             bands: None,
@@ -172,6 +185,18 @@ impl DedupeSettings {
             return Err(format!(
                 "dedupe.threshold must be in (0,1], got {}",
                 self.threshold
+            ));
+        }
+        if !(self.min_jaccard > 0.0 && self.min_jaccard <= 1.0) {
+            return Err(format!(
+                "dedupe.min_jaccard must be in (0,1], got {}",
+                self.min_jaccard
+            ));
+        }
+        if !(self.containment_threshold > 0.0 && self.containment_threshold <= 1.0) {
+            return Err(format!(
+                "dedupe.containment_threshold must be in (0,1], got {}",
+                self.containment_threshold
             ));
         }
         if !(1..=16).contains(&self.shingle_size) {

@@ -3,7 +3,8 @@
 //! Key layout (prefix `P`, default `wiredesk:dedupe:`):
 //! * `P a:<article id>` — hash: `st` status, `c` cluster id, `d` duplicate_of
 //!   (empty if none), `s` similarity ("" or 4 decimals), `sig` signature
-//!   bytes, `t` event time ms. TTL = `window_secs`.
+//!   bytes, `t` event time ms, `n` normalized word count (saturating at
+//!   65535, as in the memory store). TTL = `window_secs`.
 //! * `P b:<band>:<16 hex band hash>` — string: id of the latest article whose
 //!   signature has that band value. TTL = `window_secs` (refreshed on write).
 //!
@@ -19,7 +20,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, IntoConnectionInfo, Script};
 use secrecy::ExposeSecret;
 
-use super::fingerprint::band_hash;
+use super::fingerprint::{ConfirmRule, band_hash};
 use super::{DedupeResult, DedupeSettings, DedupeStatus, Fingerprint, StoreError};
 
 const CHECK_AND_INSERT: &str = r#"
@@ -30,6 +31,15 @@ local window = tonumber(ARGV[4])
 local thr = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local aprefix = ARGV[7]
+local ntok = tonumber(ARGV[8])
+local minj = tonumber(ARGV[9])
+local cthr = tonumber(ARGV[10])
+local k = tonumber(ARGV[11])
+local function shingles(w)
+  local s = w - k + 1
+  if s < 1 then s = 1 end
+  return s
+end
 local old = redis.call('HMGET', akey, 'st', 'c', 'd', 's')
 if old[1] then
   return {old[1], old[2] or id, old[3] or '', old[4] or ''}
@@ -43,7 +53,7 @@ if n > 0 then
     local cand = redis.call('GET', KEYS[i])
     if cand and cand ~= id and not seen[cand] then
       seen[cand] = true
-      local rec = redis.call('HMGET', aprefix .. cand, 'sig', 'c', 't')
+      local rec = redis.call('HMGET', aprefix .. cand, 'sig', 'c', 't', 'n')
       if rec[1] and rec[3] and #rec[1] == n and math.abs(tonumber(rec[3]) - t) <= window then
         local o = {string.byte(rec[1], 1, n)}
         local eq = 0
@@ -52,16 +62,26 @@ if n > 0 then
         end
         local s = (eq / n - 1 / 256) / (1 - 1 / 256)
         if s < 0 then s = 0 end
-        if s > bestsim then best, bestsim, bestc = cand, s, rec[2] end
+        if s > 1 then s = 1 end
+        local ok = s >= thr
+        local on = tonumber(rec[4] or '0') or 0
+        if not ok and s >= minj and ntok > 0 and on > 0 then
+          local a, b = shingles(ntok), shingles(on)
+          local inter = s * (a + b) / (1 + s)
+          local c = inter / math.min(a, b)
+          if c > 1 then c = 1 end
+          ok = c >= cthr
+        end
+        if ok and s > bestsim then best, bestsim, bestc = cand, s, rec[2] end
       end
     end
   end
 end
 local st, c, d, sv = 'unique', id, '', ''
-if best and bestsim >= thr then
+if best then
   st, c, d, sv = 'duplicate', bestc, bestc, string.format('%.4f', bestsim)
 end
-redis.call('HSET', akey, 'st', st, 'c', c, 'd', d, 's', sv, 'sig', sig, 't', ARGV[3])
+redis.call('HSET', akey, 'st', st, 'c', c, 'd', d, 's', sv, 'sig', sig, 't', ARGV[3], 'n', ARGV[8])
 redis.call('EXPIRE', akey, ttl)
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], id, 'EX', ttl)
@@ -78,7 +98,7 @@ pub struct RedisStore {
     bands: usize,
     rows: usize,
     num_hashes: usize,
-    threshold: f64,
+    rule: ConfirmRule,
     window_ms: i64,
     ttl_secs: u64,
     timeout: Duration,
@@ -132,7 +152,7 @@ impl RedisStore {
             bands,
             rows,
             num_hashes: s.num_hashes,
-            threshold: s.threshold,
+            rule: ConfirmRule::new(s),
             window_ms: (s.window_secs as i64).saturating_mul(1000),
             ttl_secs: s.window_secs,
             timeout,
@@ -199,9 +219,13 @@ impl RedisStore {
             .arg(sig)
             .arg(event_time_ms)
             .arg(self.window_ms)
-            .arg(self.threshold)
+            .arg(self.rule.threshold)
             .arg(self.ttl_secs.max(1))
-            .arg(format!("{}a:", self.prefix));
+            .arg(format!("{}a:", self.prefix))
+            .arg(fp.tokens().min(u16::MAX as u32))
+            .arg(self.rule.min_jaccard)
+            .arg(self.rule.containment_threshold)
+            .arg(self.rule.shingle_size);
         let mut c = self.conn.clone();
         let reply: Vec<String> = tokio::time::timeout(self.timeout, inv.invoke_async(&mut c))
             .await
