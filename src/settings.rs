@@ -418,10 +418,10 @@ impl Settings {
             ("kafka.ssl_key_location", &k.ssl_key_location),
             ("kafka.sasl_password_file", &k.sasl_password_file),
         ] {
-            if let Some(path) = path {
-                if !path.is_file() {
-                    problems.push(format!("{key}: file {} does not exist", path.display()));
-                }
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                problems.push(format!("{key}: file {} does not exist", path.display()));
             }
         }
         for (key, value) in k.producer.iter() {

@@ -89,11 +89,11 @@ impl Worker {
         loop {
             let in_flight = processing.len() + delivering.len();
             self.set_in_flight(in_flight);
-            if in_flight < max_in_flight {
-                if let Some(message) = held.pop_front() {
-                    processing.push_back(self.spawn_process(message));
-                    continue;
-                }
+            if in_flight < max_in_flight
+                && let Some(message) = held.pop_front()
+            {
+                processing.push_back(self.spawn_process(message));
+                continue;
             }
             tokio::select! {
                 biased;

@@ -209,10 +209,10 @@ fn score(
             if !e.prefix && !right_ok {
                 continue;
             }
-            if let Some(exact) = &e.exact {
-                if &text[start..end] != exact.as_ref() {
-                    continue;
-                }
+            if let Some(exact) = &e.exact
+                && &text[start..end] != exact.as_ref()
+            {
+                continue;
             }
             hits.push(Hit {
                 tag: e.tag,
@@ -359,10 +359,11 @@ fn score(
         out.retain(|&(ti, s)| c.tags[ti].parent.is_some() || s >= sc.relative_cut * best);
     }
     // An article with evidence gets at least one top-level subject.
-    if !out.is_empty() && !out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none()) {
-        if let Some(b) = best_top {
-            out.push(b);
-        }
+    if !out.is_empty()
+        && !out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none())
+        && let Some(b) = best_top
+    {
+        out.push(b);
     }
     out.sort_by(|a, b| {
         b.1.total_cmp(&a.1)
@@ -435,10 +436,11 @@ fn score_tag(
             continue;
         }
         // drop a match contained in a longer kept match of the same tag
-        if let Some((s, e)) = last_kept {
-            if h.start >= s && h.end <= e {
-                continue;
-            }
+        if let Some((s, e)) = last_kept
+            && h.start >= s
+            && h.end <= e
+        {
+            continue;
         }
         last_kept = Some((h.start, h.end));
         let pos = if h.start < headline_end {

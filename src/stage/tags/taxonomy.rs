@@ -365,14 +365,14 @@ fn add_rules(
         }
         let kind = match &e.kind {
             None => None,
-            Some(k) => {
-                let k = k.get_ref().as_str();
+            Some(spanned) => {
+                let k = spanned.get_ref().as_str();
                 if !matches!(
                     k,
                     "person" | "organization" | "location" | "group" | "event" | "other"
                 ) {
                     return Err(ctx.err(
-                        e.kind.as_ref().unwrap().span(),
+                        spanned.span(),
                         format!("unknown entity type {k:?} (person|organization|location|group|event|other)"),
                     ));
                 }
@@ -461,9 +461,9 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
     for (si, f) in files.iter().enumerate() {
         let ctx = Ctx { src: all[si] };
         if si > 0 {
-            if f.scoring.is_some() {
+            if let Some(scoring) = &f.scoring {
                 return Err(ctx.err(
-                    f.scoring.as_ref().unwrap().span(),
+                    scoring.span(),
                     "[scoring] is only allowed in the base taxonomy",
                 ));
             }
