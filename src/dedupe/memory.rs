@@ -70,6 +70,22 @@ pub struct MemoryStore {
     inner: Mutex<Index>,
 }
 
+/// Store `seq` in the first tombstone seen while probing (`free`), else in the empty slot `end`
+/// where the probe stopped. Returns true when an empty slot was used (occupancy grew).
+#[inline]
+fn place(slots: &mut [u32], free: Option<usize>, end: usize, seq: u64) -> bool {
+    match free {
+        Some(f) => {
+            slots[f] = encode(seq);
+            false
+        }
+        None => {
+            slots[end] = encode(seq);
+            true
+        }
+    }
+}
+
 #[inline]
 fn pos(h: u64, len: usize) -> usize {
     ((h as u128 * len as u128) >> 64) as usize
@@ -196,16 +212,7 @@ impl Index {
         if same >= MAX_PER_BUCKET {
             return false;
         }
-        match free {
-            Some(f) => {
-                slots[f] = encode(seq);
-                false
-            }
-            None => {
-                slots[p] = encode(seq);
-                true
-            }
-        }
+        place(slots, free, p, seq)
     }
 
     fn put_id(&self, slots: &mut [u32], seq: u64) -> bool {
@@ -222,16 +229,7 @@ impl Index {
             }
             p = if p + 1 == len { 0 } else { p + 1 };
         }
-        match free {
-            Some(f) => {
-                slots[f] = encode(seq);
-                false
-            }
-            None => {
-                slots[p] = encode(seq);
-                true
-            }
-        }
+        place(slots, free, p, seq)
     }
 
     /// Rebuilds both tables from live entries when the next insert would push

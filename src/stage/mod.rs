@@ -137,19 +137,21 @@ impl Pipeline {
         let article = self.timed("parse", || parse::parse(raw, self.max_message_bytes))?;
         let mut doc = self.timed("normalize", || {
             let normalized = normalize::normalize(article.title.as_deref(), &article.body);
-            if normalized.text.chars().count() == normalized.title_chars {
+            let doc = Enriched::from_article(
+                article,
+                normalized.text,
+                normalized.title_chars,
+                provenance,
+            );
+            // `from_article` counted the chars once; a text that is only the headline has no body.
+            if doc.text_chars == doc.title_chars {
                 return Err(Rejection::new(
                     RejectCode::EmptyBody,
                     "body has no text once markup is removed",
                 )
                 .at("normalize"));
             }
-            Ok(Enriched::from_article(
-                article,
-                normalized.text,
-                normalized.title_chars,
-                provenance,
-            ))
+            Ok(doc)
         })?;
         for stage in &self.stages {
             let name = stage.name();

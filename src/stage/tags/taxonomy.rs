@@ -114,6 +114,8 @@ struct TagFile {
     entities: Vec<Spanned<EntityRuleFile>>,
 }
 
+/// Repeats `TagFile`'s rule fields on purpose: serde cannot combine `flatten` with
+/// `deny_unknown_fields`, and the latter is what reports a misspelt key with its position.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExtendFile {
