@@ -5,57 +5,11 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::redis_server::RedisServer;
 use common::*;
 use rdkafka::message::{Message, OwnedMessage};
-
-/// A private redis-server on a free port, so a test can stop it without touching anyone else.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); install it with `apt-get install redis-server` (.ci/run does)"));
-        let redis = Redis {
-            port,
-            child: Some(child),
-        };
-        wait_until(Duration::from_secs(20), "redis-server to answer", || {
-            redis.ping()
-        });
-        redis
-    }
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-    fn ping(&self) -> bool {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "ping"])
-            .output()
-            .map(|o| o.stdout.starts_with(b"PONG"))
-            .unwrap_or(false)
-    }
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Real article bodies (Wikinews, CC BY 2.5) to build stories from.
 fn wikinews() -> Vec<serde_json::Value> {
@@ -91,7 +45,7 @@ fn parsed(messages: &[OwnedMessage]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn dedupe_env(redis: &Redis, policy: &str) -> Vec<(&'static str, String)> {
+fn dedupe_env(redis: &RedisServer, policy: &str) -> Vec<(&'static str, String)> {
     vec![
         ("WIREDESK__DEDUPE__ENABLED", "true".into()),
         ("WIREDESK__DEDUPE__STORE", "redis".into()),
@@ -109,7 +63,7 @@ fn dedupe_env(redis: &Redis, policy: &str) -> Vec<(&'static str, String)> {
 #[test]
 fn two_replicas_share_redis_one_unique_per_story() {
     let brokers = brokers();
-    let redis = Redis::start(free_port());
+    let redis = RedisServer::start(free_port());
     let topics = Topics::create(&brokers, "replicas", 4, 2);
     let env = dedupe_env(&redis, "fail_open");
     let mut a = Worker::start(&brokers, &topics, &env);
@@ -218,7 +172,7 @@ fn redis_outage_mid_stream_under_both_policies() {
     let articles = wikinews();
     for policy in policies() {
         let port = free_port();
-        let mut redis = Redis::start(port);
+        let mut redis = RedisServer::start(port);
         let topics = Topics::create(&brokers, &format!("outage-{policy}"), 1, 1);
         let mut worker = Worker::start(&brokers, &topics, &dedupe_env(&redis, policy));
         worker.wait_ready(Duration::from_secs(60));
@@ -268,9 +222,7 @@ fn redis_outage_mid_stream_under_both_policies() {
                     .unwrap_or(false)
             });
             assert_eq!(
-                high_watermarks(&brokers, &topics.output)
-                    .values()
-                    .sum::<i64>(),
+                topic_len(&brokers, &topics.output),
                 5,
                 "nothing published while Redis is down"
             );
@@ -280,7 +232,7 @@ fn redis_outage_mid_stream_under_both_policies() {
                 Some(503),
                 "not ready while the store is down: {ready:?}"
             );
-            redis = Redis::start(port);
+            redis = RedisServer::start(port);
             let out = parsed(&consume_until(
                 &brokers,
                 &topics.output,
@@ -335,10 +287,13 @@ fn duplicate_actions_route_and_drop() {
             Input::json("1", original),
         ];
         produce(&brokers, &topics.input, &inputs);
-        let ends = high_watermarks(&brokers, &topics.input);
-        wait_until(Duration::from_secs(60), "all offsets committed", || {
-            committed(&brokers, &topics.group, &topics.input) == ends
-        });
+        wait_all_committed(
+            &brokers,
+            &topics.group,
+            &topics.input,
+            Duration::from_secs(60),
+            "all offsets committed",
+        );
         let out = parsed(&read_all(&brokers, &topics.output));
         let ids: Vec<&str> = out.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["orig", "other", "orig"], "{action}");
@@ -363,7 +318,7 @@ fn duplicate_actions_route_and_drop() {
 fn sigterm_during_a_redis_outage_exits_within_the_grace_period() {
     let brokers = brokers();
     let articles = wikinews();
-    let mut redis = Redis::start(free_port());
+    let mut redis = RedisServer::start(free_port());
     let topics = Topics::create(&brokers, "outage-sigterm", 1, 1);
     let mut worker = Worker::start(&brokers, &topics, &dedupe_env(&redis, "fail_closed"));
     worker.wait_ready(Duration::from_secs(60));
@@ -395,9 +350,7 @@ fn sigterm_during_a_redis_outage_exits_within_the_grace_period() {
         started.elapsed()
     );
     assert_eq!(
-        high_watermarks(&brokers, &topics.output)
-            .values()
-            .sum::<i64>(),
+        topic_len(&brokers, &topics.output),
         1,
         "nothing published while Redis was down"
     );

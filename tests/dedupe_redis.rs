@@ -6,8 +6,12 @@
 //! The outage test additionally starts its own throw-away `redis-server` on a
 //! free loopback port (the binary must be on PATH).
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::free_port;
+use common::redis_server::RedisServer;
 
 use wiredesk::dedupe::redis::RedisStore;
 use wiredesk::dedupe::{
@@ -170,53 +174,11 @@ async fn ttl_replay_and_near_duplicates() {
         .unwrap();
 }
 
-struct OwnRedis(Child);
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_redis(port: u16) -> OwnRedis {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH (apt-get install -y redis-server)");
-    let server = OwnRedis(child); // killed and reaped on drop, also on panic
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server on port {port} did not start");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_fail_open_fail_closed_and_recovery() {
     let _ = redis_url(); // same precondition as the other tests
     let port = free_port();
-    let server = start_redis(port).await;
+    let server = RedisServer::start(port);
     let mut s = settings(&format!("redis://127.0.0.1:{port}"));
     s.store_retries = 1;
     s.retry_backoff_ms = 20;
@@ -249,7 +211,7 @@ async fn outage_fail_open_fail_closed_and_recovery() {
     assert!(msg.contains("dedupe redis store"), "{msg}");
 
     // Redis is back (empty: no persistence): the ConnectionManager reconnects.
-    let _server = start_redis(port).await;
+    let _server = RedisServer::start(port);
     let mut ok = None;
     for _ in 0..40 {
         match closed.decide("after", &fp, 3_000).await {

@@ -108,11 +108,12 @@ fn normal_run_every_input_once_in_order() {
     );
 
     // Offsets are committed up to the end of every partition (incl. the poison message).
-    let ends = high_watermarks(&brokers, &topics.input);
-    wait_until(
+    wait_all_committed(
+        &brokers,
+        &topics.group,
+        &topics.input,
         Duration::from_secs(30),
         "offsets committed to the end",
-        || committed(&brokers, &topics.group, &topics.input) == ends,
     );
 
     // Metrics agree with what was sent.
@@ -227,11 +228,12 @@ fn malformed_input_goes_to_dead_letter_with_reason() {
         Some("feed-7"),
         "original headers kept"
     );
-    let ends = high_watermarks(&brokers, &topics.input);
-    wait_until(
+    wait_all_committed(
+        &brokers,
+        &topics.group,
+        &topics.input,
         Duration::from_secs(30),
         "offset committed past the poison",
-        || committed(&brokers, &topics.group, &topics.input) == ends,
     );
 }
 
@@ -253,13 +255,10 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     );
     // Kill once some, but not all, output exists.
     wait_until(Duration::from_secs(90), "first outputs", || {
-        high_watermarks(&brokers, &topics.output)
-            .values()
-            .sum::<i64>()
-            >= 300
+        topic_len(&brokers, &topics.output) >= 300
     });
     worker.kill9();
-    let before: i64 = high_watermarks(&brokers, &topics.output).values().sum();
+    let before = topic_len(&brokers, &topics.output);
     assert!(
         before < n as i64,
         "the kill must land mid-stream (got {before} of {n} already); raise n"
@@ -269,11 +268,12 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     let expected: HashSet<String> = (0..n).map(|i| format!("id-{i:05}")).collect();
     // Wait until the restarted worker has committed every input offset, then read everything that
     // was published: an id missing after that is a loss, not slowness.
-    let ends = high_watermarks(&brokers, &topics.input);
-    wait_until(
+    wait_all_committed(
+        &brokers,
+        &topics.group,
+        &topics.input,
         Duration::from_secs(300),
         "the restarted worker to commit every input offset",
-        || committed(&brokers, &topics.group, &topics.input) == ends,
     );
     let out = read_all(&brokers, &topics.output);
     let seen: HashSet<String> = output_ids(&out).into_iter().collect();
@@ -306,10 +306,7 @@ fn sigterm_drains_commits_and_restart_reemits_nothing() {
         &[("WIREDESK__PROCESSING__MAX_IN_FLIGHT", "128".into())],
     );
     wait_until(Duration::from_secs(90), "first outputs", || {
-        high_watermarks(&brokers, &topics.output)
-            .values()
-            .sum::<i64>()
-            >= 200
+        topic_len(&brokers, &topics.output) >= 200
     });
     let status = worker.sigterm();
     assert_eq!(status.code(), Some(0), "clean exit after drain");
@@ -422,10 +419,7 @@ fn rebalance_mid_stream_loses_nothing() {
         &[("WIREDESK__PROCESSING__MAX_IN_FLIGHT", "64".into())],
     );
     wait_until(Duration::from_secs(90), "first outputs", || {
-        high_watermarks(&brokers, &topics.output)
-            .values()
-            .sum::<i64>()
-            >= 200
+        topic_len(&brokers, &topics.output) >= 200
     });
     let _second = Worker::start(
         &brokers,
@@ -435,12 +429,7 @@ fn rebalance_mid_stream_loses_nothing() {
     wait_until(
         Duration::from_secs(90),
         "more outputs after the join",
-        || {
-            high_watermarks(&brokers, &topics.output)
-                .values()
-                .sum::<i64>()
-                >= 1200
-        },
+        || topic_len(&brokers, &topics.output) >= 1200,
     );
     assert_eq!(
         first.sigterm().code(),
@@ -448,11 +437,12 @@ fn rebalance_mid_stream_loses_nothing() {
         "the first replica leaves cleanly"
     );
     let expected: std::collections::HashSet<String> = (0..n).map(|i| format!("r-{i:05}")).collect();
-    let ends = high_watermarks(&brokers, &topics.input);
-    wait_until(
+    wait_all_committed(
+        &brokers,
+        &topics.group,
+        &topics.input,
         Duration::from_secs(300),
         "the remaining replica to commit every input offset",
-        || committed(&brokers, &topics.group, &topics.input) == ends,
     );
     let out = read_all(&brokers, &topics.output);
     let seen: HashSet<String> = output_ids(&out).into_iter().collect();

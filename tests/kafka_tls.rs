@@ -28,185 +28,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Input, Topics, article, consume_until, free_port, http_get, produce, wait_until};
+use common::tls::Pki;
+use common::{
+    Input, Topics, article, consume_until, free_port, http_get, produce, unique, wait_until,
+};
 use rdkafka::message::Message;
 
 const USER_512: &str = "wiredesk";
 const USER_256: &str = "wiredesk256";
-
-/// A CA, a broker certificate for `localhost`/`127.0.0.1`, a client certificate with an
-/// encrypted key, and an unrelated second CA — all generated with the `openssl` CLI.
-struct Pki {
-    dir: tempfile::TempDir,
-    key_password: String,
-}
-
-impl Pki {
-    fn generate() -> Pki {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let key_password = format!("kp-{}", nonce());
-        let pki = Pki { dir, key_password };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        // The CA that signs broker and client.
-        pki.openssl(
-            &[
-                &["req", "-x509"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.crt",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=wiredesk-test-ca",
-                ],
-            ]
-            .concat(),
-            &[
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        // Broker: SANs for both names a client may use, so host-name verification can stay on.
-        std::fs::write(pki.path("broker.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-        pki.openssl(
-            &[
-                &["req", "-new"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "broker.key",
-                    "-out",
-                    "broker.csr",
-                    "-subj",
-                    "/CN=localhost",
-                ],
-            ]
-            .concat(),
-            &[],
-        );
-        pki.sign("broker");
-        // Kafka's PEM keystore: PKCS#8 key + certificate chain in one file.
-        let pem = ["broker.key", "broker.crt", "ca.crt"]
-            .iter()
-            .map(|f| std::fs::read_to_string(pki.path(f)).unwrap())
-            .collect::<String>();
-        std::fs::write(pki.path("broker.pem"), pem).unwrap();
-        // Client certificate for mutual TLS, its key encrypted (kafka.ssl_key_password).
-        std::fs::write(
-            pki.path("client.ext"),
-            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        pki.openssl(
-            &[
-                &["req", "-new"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "client.plain.key",
-                    "-out",
-                    "client.csr",
-                    "-subj",
-                    "/CN=wiredesk",
-                ],
-            ]
-            .concat(),
-            &[],
-        );
-        pki.sign("client");
-        let passout = format!("pass:{}", pki.key_password);
-        pki.openssl(
-            &[
-                "pkey",
-                "-in",
-                "client.plain.key",
-                "-aes256",
-                "-passout",
-                &passout,
-                "-out",
-                "client.key",
-            ],
-            &[],
-        );
-        // A CA that signed nothing here: trusting only it must fail the handshake.
-        pki.openssl(
-            &[
-                &["req", "-x509"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "other-ca.key",
-                    "-out",
-                    "other-ca.crt",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=unrelated-ca",
-                ],
-            ]
-            .concat(),
-            &[],
-        );
-        pki
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn sign(&self, name: &str) {
-        let (csr, crt, ext) = (
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        self.openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &crt,
-                "-extfile",
-                &ext,
-            ],
-            &[],
-        );
-    }
-
-    fn openssl(&self, args: &[&str], more: &[&str]) {
-        let output = Command::new("openssl")
-            .args(args)
-            .args(more)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("running openssl (apt-get install openssl)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
 
 /// The second broker. Stopped (and its state dir removed) on drop, also while a failed
 /// assertion unwinds.
@@ -227,8 +56,8 @@ impl SecureBroker {
             .and_then(|p| p.parse().ok())
             .unwrap_or(19092);
         let (controller, secure) = (port + 1, port + 2);
-        let password_512 = format!("p512-{}", nonce());
-        let password_256 = format!("p256-{}", nonce());
+        let password_512 = unique("p512");
+        let password_256 = unique("p256");
         let q = |p: &Path| p.display().to_string();
         let properties = format!(
             "listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller},SASL_SSL://127.0.0.1:{secure}\n\
@@ -241,7 +70,7 @@ impl SecureBroker {
              listener.name.sasl_ssl.ssl.truststore.type=PEM\n\
              listener.name.sasl_ssl.ssl.truststore.location={}\n\
              listener.name.sasl_ssl.ssl.client.auth=requested\n",
-            q(&pki.path("broker.pem")),
+            q(&pki.path("server.pem")),
             q(&pki.path("ca.crt")),
         );
         let properties_file = pki.path("broker-extra.properties");
@@ -376,14 +205,6 @@ impl Drop for LoggedWorker {
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(25)..].join("\n")
-}
-
-fn nonce() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
 /// Settings for SASL_SSL with the test CA; `extra` adds or overrides.
@@ -522,7 +343,7 @@ fn sasl_ssl_connections_work_and_misconfigurations_fail_clearly() {
     let broker = SecureBroker::start(&pki);
     let logs = tempfile::tempdir().unwrap();
     let logs = logs.path();
-    let wrong = format!("wrong-{}", nonce());
+    let wrong = unique("wrong");
 
     let password_file = pki.path("sasl-password");
     std::fs::write(&password_file, format!("{}\n", broker.password_256)).unwrap();

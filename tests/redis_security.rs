@@ -1,88 +1,56 @@
 //! The Redis dedupe store over TLS with an ACL user and a password (issue 7): a real
 //! `redis-server` with a TLS port and an ACL file, a CA and server certificate generated here
-//! with `openssl`. Right credentials work; a wrong password and an untrusted CA fail with a clear
-//! error naming the cause. The CA is trusted through `SSL_CERT_FILE` (OpenSSL's standard variable).
+//! with `openssl` (`common::tls::Pki`). Right credentials work; a wrong password and an untrusted
+//! CA fail with a clear error naming the cause. The CA is trusted through `SSL_CERT_FILE`
+//! (OpenSSL's standard variable).
+
+mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (apt-get install openssl)");
-    assert!(status.success(), "openssl {args:?}");
-}
+use common::free_port;
+use common::redis_server::RedisServer;
+use common::tls::Pki;
 
-struct RedisTls(Child);
-
-impl Drop for RedisTls {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_redis(dir: &Path, port: u16) -> RedisTls {
+fn start_redis(pki: &Pki, port: u16) -> RedisServer {
+    let acl = pki.path("acl.conf");
     std::fs::write(
-        dir.join("acl.conf"),
+        &acl,
         "user default off\nuser wiredesk on >right-pass-6b1 ~* &* +@all\n",
     )
     .unwrap();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .args([
-            "--tls-cert-file",
-            "server.crt",
-            "--tls-key-file",
-            "server.key",
-            "--tls-ca-cert-file",
-            "ca.crt",
-            "--tls-auth-clients",
-            "no",
-        ])
-        .args([
-            "--aclfile",
-            &dir.join("acl.conf").display().to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server; .ci/run does)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server with TLS did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    RedisTls(child)
+    let (port_arg, acl_arg) = (port.to_string(), acl.display().to_string());
+    let (cert, key, ca) = (
+        pki.path("server.crt"),
+        pki.path("server.key"),
+        pki.path("ca.crt"),
+    );
+    let paths = [
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca.display().to_string(),
+    ];
+    let args = [
+        "--port",
+        "0",
+        "--tls-port",
+        &port_arg,
+        "--tls-cert-file",
+        &paths[0],
+        "--tls-key-file",
+        &paths[1],
+        "--tls-ca-cert-file",
+        &paths[2],
+        "--tls-auth-clients",
+        "no",
+        "--aclfile",
+        &acl_arg,
+    ];
+    RedisServer::start_with(port, &args, None)
 }
 
-fn enrich(dir: &Path, port: u16, password: &str, trust_ca: bool) -> std::process::Output {
+fn enrich(ca: Option<&Path>, port: u16, password: &str) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
     command
         .args(["enrich", "--quiet", "samples/articles.jsonl"])
@@ -95,80 +63,21 @@ fn enrich(dir: &Path, port: u16, password: &str, trust_ca: bool) -> std::process
             format!("rediss://wiredesk@127.0.0.1:{port}/0"),
         )
         .env("WIREDESK__DEDUPE__REDIS__PASSWORD", password);
-    if trust_ca {
-        command.env("SSL_CERT_FILE", dir.join("ca.crt"));
-    } else {
-        command.env_remove("SSL_CERT_FILE");
-    }
+    match ca {
+        Some(ca) => command.env("SSL_CERT_FILE", ca),
+        None => command.env_remove("SSL_CERT_FILE"),
+    };
     command.output().expect("run wiredesk")
 }
 
 #[test]
 fn redis_store_over_tls_with_acl_user_and_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=wiredesk-test-ca",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
+    let pki = Pki::generate();
+    let ca = pki.path("ca.crt");
     let port = free_port();
-    let _redis = start_redis(d, port);
+    let _redis = start_redis(&pki, port);
 
-    let ok = enrich(d, port, "right-pass-6b1", true);
+    let ok = enrich(Some(&ca), port, "right-pass-6b1");
     let stderr = String::from_utf8_lossy(&ok.stderr);
     assert!(ok.status.success(), "{stderr}");
     assert!(
@@ -181,7 +90,7 @@ fn redis_store_over_tls_with_acl_user_and_password() {
         .collect();
     assert!(records.iter().all(|r| r["dedupe"]["store_error"].is_null()));
 
-    let wrong = enrich(d, port, "wrong-pass-0x", true);
+    let wrong = enrich(Some(&ca), port, "wrong-pass-0x");
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(
@@ -193,7 +102,7 @@ fn redis_store_over_tls_with_acl_user_and_password() {
         "no password in errors: {stderr}"
     );
 
-    let untrusted = enrich(d, port, "right-pass-6b1", false);
+    let untrusted = enrich(None, port, "right-pass-6b1");
     let stderr = String::from_utf8_lossy(&untrusted.stderr);
     assert_eq!(untrusted.status.code(), Some(1));
     assert!(stderr.contains("certificate verify failed"), "{stderr}");

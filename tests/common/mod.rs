@@ -3,6 +3,9 @@
 //! as a child process with its settings in environment variables.
 #![allow(dead_code)]
 
+pub mod redis_server;
+pub mod tls;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -232,6 +235,18 @@ pub fn high_watermarks(brokers: &str, topic: &str) -> HashMap<i32, i64> {
             )
         })
         .collect()
+}
+
+/// Records in a topic, all partitions together (the sum of the high watermarks).
+pub fn topic_len(brokers: &str, topic: &str) -> i64 {
+    high_watermarks(brokers, topic).values().sum()
+}
+
+/// Wait until `group` has committed every offset of `topic` that exists now: the worker has
+/// finished (and published) everything produced so far.
+pub fn wait_all_committed(brokers: &str, group: &str, topic: &str, timeout: Duration, what: &str) {
+    let ends = high_watermarks(brokers, topic);
+    wait_until(timeout, what, || committed(brokers, group, topic) == ends);
 }
 
 /// Offsets committed by `group` on `topic` (partition → next offset; absent = none committed).
