@@ -367,8 +367,7 @@ fn fail_open_with_redis_stopped_publishes_2000_articles_promptly() {
     let topics = Topics::create(&brokers, "failopen", 2, 2);
     let port = free_port();
     let mut redis = RedisServer::start(port);
-    let mut env = redis_env(&redis, "fail_open");
-    env.push(("WIREDESK__DEDUPE__BREAKER_OPEN_MS", "2000".into()));
+    let env = redis_env(&redis, "fail_open");
     let mut worker = Worker::start(&brokers, &topics, &env);
     worker.wait_ready(Duration::from_secs(60));
     redis.stop();

@@ -405,6 +405,33 @@ fn score(
 }
 
 /// Score the hits of one tag (sorted by start asc, end desc).
+/// Exclusion spans of one tag, merged into disjoint intervals sorted by start, so that checking a
+/// phrase match is a binary search. (A scan of every exclusion per match was quadratic: 2 MB of
+/// "west bank " cost tens of seconds.)
+struct Exclusions(Vec<(usize, usize)>);
+
+impl Exclusions {
+    fn new(mut spans: Vec<(usize, usize)>) -> Self {
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (s, e) in spans {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        Exclusions(merged)
+    }
+
+    /// Whether `[start, end)` overlaps an exclusion. Among the merged intervals starting before
+    /// `end`, the last one reaches furthest (they are disjoint and sorted), so it is the only
+    /// one to check.
+    fn overlaps(&self, start: usize, end: usize) -> bool {
+        let before_end = self.0.partition_point(|&(s, _)| s < end);
+        before_end > 0 && self.0[before_end - 1].1 > start
+    }
+}
+
 fn score_tag(
     c: &Compiled,
     hits: &[Hit],
@@ -427,12 +454,13 @@ fn score_tag(
     if a.vetoed {
         return;
     }
+    let excluded = Exclusions::new(excl);
     // per rule: (weight, position mass, surface form)
     let mut per_rule: HashMap<u32, (f64, f64, usize, usize)> = HashMap::new();
     let mut last_kept: Option<(usize, usize)> = None;
     for h in hits {
         let Kind::Phrase(w) = h.kind else { continue };
-        if excl.iter().any(|&(s, e)| h.start < e && s < h.end) {
+        if excluded.overlaps(h.start, h.end) {
             continue;
         }
         // drop a match contained in a longer kept match of the same tag

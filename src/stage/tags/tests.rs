@@ -445,3 +445,16 @@ fn corroboration_rules() {
 fn score_old(c: &Compiled, text: &str) -> Vec<Tag> {
     score(c, text, 5, &[], 10, 0.2)
 }
+
+#[test]
+fn exclusion_lookup_matches_a_scan_of_every_exclusion() {
+    let spans = vec![(10, 20), (15, 30), (40, 45), (0, 2), (44, 50)];
+    let x = Exclusions::new(spans.clone());
+    for start in 0..60 {
+        for end in start + 1..62 {
+            let scan = spans.iter().any(|&(s, e)| start < e && s < end);
+            assert_eq!(x.overlaps(start, end), scan, "{start}..{end}");
+        }
+    }
+    assert!(!Exclusions::new(Vec::new()).overlaps(0, 5));
+}
