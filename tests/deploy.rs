@@ -116,6 +116,19 @@ fn dockerfile_has_the_required_shape() {
     assert!(lines.contains(&"EXPOSE 9464"));
     assert!(lines.contains(&"ENTRYPOINT [\"wiredesk\"]"));
     assert!(lines.contains(&"CMD [\"run\"]"));
+    // Health from inside the image, without curl: the binary's own probe.
+    let healthcheck = lines
+        .iter()
+        .find(|l| l.starts_with("HEALTHCHECK "))
+        .expect("HEALTHCHECK");
+    assert!(
+        healthcheck.ends_with("CMD [\"wiredesk\", \"probe\", \"live\"]"),
+        "{healthcheck}"
+    );
+    assert!(
+        dockerfile.contains("org.opencontainers.image.licenses=\"Apache-2.0\""),
+        "licence label matches Cargo.toml"
+    );
     assert!(
         dockerfile.contains("/etc/wiredesk/default.toml")
             && dockerfile.contains("config/default.toml"),
@@ -154,7 +167,17 @@ fn dockerfile_has_the_required_shape() {
         Some(&"*"),
         "allow-list .dockerignore (starts by excluding everything)"
     );
-    for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src/", "config/"] {
+    // data/: the gazetteers are include_str!'d into the binary; LICENSE/NOTICE are copied in.
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src/",
+        "config/",
+        "data/",
+        "LICENSE",
+        "NOTICE",
+    ] {
         assert!(
             rules.contains(&format!("!{needed}").as_str()),
             ".dockerignore lets {needed} in"
@@ -274,6 +297,15 @@ fn compose_file_is_valid_and_complete() {
     assert_eq!(
         worker["depends_on"]["kafka-init"]["condition"],
         "service_completed_successfully"
+    );
+    // A health check with the image's own probe (there is no curl in it).
+    assert_eq!(
+        worker["healthcheck"]["test"],
+        serde_json::json!(["CMD", "wiredesk", "probe", "live"])
+    );
+    assert_eq!(
+        services["prometheus"]["depends_on"]["wiredesk"]["condition"],
+        "service_healthy"
     );
 
     // kafka-init creates every topic the worker uses and loads the samples.
@@ -885,6 +917,245 @@ fn network_policy_matches_what_the_worker_talks_to() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Helm chart
+
+const CHART: &str = "deploy/helm/wiredesk";
+const HELM_PRODUCTION: &str = "deploy/helm/wiredesk/ci/production-values.yaml";
+
+fn helm() -> Command {
+    go_tool("helm", "go install helm.sh/helm/v3/cmd/helm@v3.22.0")
+}
+
+/// `helm template wiredesk CHART` with value files and `--set`s, as YAML and JSON objects.
+fn helm_template(values: &[&str], sets: &[String]) -> (String, Vec<Value>) {
+    let mut command = helm();
+    command
+        .args(["template", "wiredesk", CHART, "--namespace", "wiredesk"])
+        .current_dir(root());
+    for file in values {
+        command.args(["--values", file]);
+    }
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let output = run(&mut command, "helm template", "see helm()");
+    assert!(
+        output.status.success(),
+        "helm template {values:?} {sets:?}:\n{}",
+        text(&output.stderr)
+    );
+    let yaml = text(&output.stdout);
+    let objects = yaml_to_json(&yaml);
+    (yaml, objects)
+}
+
+#[test]
+fn helm_chart_lints() {
+    for values in [None, Some(HELM_PRODUCTION)] {
+        let mut command = helm();
+        command.args(["lint", "--strict", CHART]).current_dir(root());
+        if let Some(file) = values {
+            command.args(["--values", file]);
+        }
+        let output = run(&mut command, "helm lint", "see helm()");
+        assert!(
+            output.status.success(),
+            "helm lint {values:?}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+}
+
+/// Default values render for a plain cluster (no CRDs); the production values add KEDA and the
+/// Prometheus Operator objects. Everything validates against the schemas, strictly.
+#[test]
+fn helm_chart_renders_valid_objects() {
+    for (what, values) in [("defaults", vec![]), ("production", vec![HELM_PRODUCTION])] {
+        let (yaml, objects) = helm_template(&values, &[]);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &yaml).unwrap();
+        let output = run(
+            Command::new("kubernetes-validate")
+                .args(["--strict", "--quiet", "--no-warn"])
+                .arg(file.path()),
+            "kubernetes-validate",
+            "pip install kubernetes-validate (scripts/setup does this)",
+        );
+        assert!(
+            output.status.success(),
+            "kubernetes-validate helm {what}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        let output = pipe(
+            Command::new("python3").arg("tests/data/schemas/validate_crds.py"),
+            &serde_json::to_string(&objects).unwrap(),
+            "validate_crds.py",
+        );
+        assert!(
+            output.status.success(),
+            "CRD validation of helm {what}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        kubeconform(&format!("helm {what}"), &yaml, &objects);
+        let mut kinds = vec![
+            "ServiceAccount",
+            "Deployment",
+            "ConfigMap",
+            "Service",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        ];
+        if what == "defaults" {
+            for object in &objects {
+                let api = object["apiVersion"].as_str().unwrap();
+                assert!(is_built_in(api), "default values render {api}: needs a CRD");
+            }
+        } else {
+            kinds.extend([
+                "ScaledObject",
+                "TriggerAuthentication",
+                "ServiceMonitor",
+                "PrometheusRule",
+            ]);
+        }
+        let mut rendered: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        rendered.sort();
+        kinds.sort();
+        assert_eq!(rendered, kinds, "helm {what}: rendered kinds");
+    }
+}
+
+/// The chart offers what the kustomize production overlay does: with ci/production-values.yaml the
+/// worker gets the same effective configuration, the same pod shape and the same scaling.
+#[test]
+fn helm_production_matches_the_kustomize_overlay() {
+    let (_, helm) = helm_template(&[HELM_PRODUCTION], &[]);
+    let (_, kustomize) = render(PRODUCTION);
+    assert_eq!(
+        pod_settings("helm production", &helm),
+        pod_settings(PRODUCTION, &kustomize),
+        "effective worker configuration"
+    );
+    let (h, k) = (container(&helm), container(&kustomize));
+    for field in [
+        "securityContext",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "resources",
+        "ports",
+        "args",
+    ] {
+        assert_eq!(h[field], k[field], "container {field}");
+    }
+    let names = |env: Vec<(String, String)>| -> BTreeSet<String> {
+        env.into_iter().map(|(k, _)| k).collect()
+    };
+    // Kustomize sets the names as env (from its names ConfigMap), Helm writes them into the TOML.
+    let kustomize_env: BTreeSet<String> = names(container_env(k))
+        .into_iter()
+        .filter(|n| !n.starts_with("WIREDESK__TOPICS__"))
+        .filter(|n| !["WIREDESK__KAFKA__BROKERS", "WIREDESK__KAFKA__GROUP_ID", "WIREDESK__DEDUPE__REDIS__URL"].contains(&n.as_str()))
+        .collect();
+    assert_eq!(names(container_env(h)), kustomize_env, "container env names");
+    let secrets = |objects: &[Value]| -> BTreeSet<String> {
+        find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["secret"]["secretName"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(secrets(&helm), secrets(&kustomize), "Secrets mounted");
+    let pod = |objects: &[Value]| find(objects, "Deployment")["spec"]["template"]["spec"].clone();
+    for field in [
+        "securityContext",
+        "terminationGracePeriodSeconds",
+        "enableServiceLinks",
+        "automountServiceAccountToken",
+    ] {
+        assert_eq!(pod(&helm)[field], pod(&kustomize)[field], "pod {field}");
+    }
+    let scaled = |objects: &[Value]| find(objects, "ScaledObject")["spec"].clone();
+    let (hs, ks) = (scaled(&helm), scaled(&kustomize));
+    for field in ["minReplicaCount", "maxReplicaCount", "pollingInterval", "cooldownPeriod", "advanced"] {
+        assert_eq!(hs[field], ks[field], "ScaledObject {field}");
+    }
+    assert_eq!(
+        hs["triggers"][0]["metadata"], ks["triggers"][0]["metadata"],
+        "KEDA trigger"
+    );
+    let egress = |objects: &[Value]| find(objects, "NetworkPolicy")["spec"].clone();
+    assert_eq!(egress(&helm), {
+        let mut spec = egress(&kustomize);
+        // Same rules; only the selector's labels follow each tool's conventions.
+        spec["podSelector"] = egress(&helm)["podSelector"].clone();
+        spec
+    });
+    assert_eq!(
+        find(&helm, "PrometheusRule")["spec"],
+        find(&kustomize, "PrometheusRule")["spec"],
+        "the same alert rules"
+    );
+}
+
+/// Values set once reach every object that repeats them: the worker's configuration, KEDA's
+/// trigger, the scrape job and the rules that select it, the consumer group of the backlog alert
+/// and the runbook links.
+#[test]
+fn helm_values_reach_every_object() {
+    let sets: Vec<String> = [
+        "kafka.brokers=b1.test:9093\\,b2.test:9093",
+        "kafka.groupId=group-test",
+        "topics.input=in-test",
+        "topics.output=out-test",
+        "topics.deadLetter=dlq-test",
+        "topics.duplicates=dup-test",
+        "dedupe.redis.url=rediss://user-test@redis.test:6380/0",
+        "serviceMonitor.jobName=job-test",
+        "prometheusRule.runbookBaseUrl=https://runbooks.test/wiredesk",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (yaml, objects) = helm_template(&[HELM_PRODUCTION], &sets);
+    let settings = pod_settings("helm with --set", &objects);
+    assert_eq!(string(&settings, "kafka", "brokers"), "b1.test:9093,b2.test:9093");
+    assert_eq!(string(&settings, "kafka", "group_id"), "group-test");
+    assert_eq!(string(&settings, "topics", "input"), "in-test");
+    assert_eq!(string(&settings, "topics", "output"), "out-test");
+    assert_eq!(string(&settings, "topics", "dead_letter"), "dlq-test");
+    assert_eq!(string(&settings, "topics", "duplicates"), "dup-test");
+    assert_eq!(
+        settings["dedupe"]["redis"]["url"].as_str(),
+        Some("rediss://user-test@redis.test:6380/0")
+    );
+    let trigger = &find(&objects, "ScaledObject")["spec"]["triggers"][0]["metadata"];
+    assert_eq!(trigger["bootstrapServers"], "b1.test:9093,b2.test:9093");
+    assert_eq!(trigger["consumerGroup"], "group-test");
+    assert_eq!(trigger["topic"], "in-test");
+    let relabel = &find(&objects, "ServiceMonitor")["spec"]["endpoints"][0]["relabelings"][0];
+    assert_eq!(relabel["targetLabel"], "job");
+    assert_eq!(relabel["replacement"], "job-test");
+    let rule = find(&objects, "PrometheusRule");
+    assert_eq!(rule_jobs(rule), BTreeSet::from(["job-test".to_owned()]));
+    for group in rule["spec"]["groups"].as_array().unwrap() {
+        for r in group["rules"].as_array().unwrap() {
+            let Some(alert) = r["alert"].as_str() else { continue };
+            assert_eq!(
+                r["annotations"]["runbook_url"].as_str().unwrap(),
+                format!("https://runbooks.test/wiredesk#{}", alert.to_lowercase())
+            );
+        }
+    }
+    assert!(yaml.contains("consumergroup=\"group-test\""));
+    assert!(!yaml.contains("consumergroup=\"wiredesk\""));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every configuration key set by Compose / Kubernetes exists in the binary.
 
 /// One place a deployment configures the worker: a TOML file plus WIREDESK_* environment.
@@ -972,6 +1243,24 @@ fn sources() -> Vec<ConfigSource> {
             origin: dir.to_string(),
             toml: Some(toml_text),
             env,
+        });
+    }
+
+    // Helm: the chart's ConfigMap plus the container's env, with default and production values.
+    for (origin, values) in [
+        ("helm (default values)", vec![]),
+        ("helm (ci/production-values.yaml)", vec![HELM_PRODUCTION]),
+    ] {
+        let (_, objects) = helm_template(&values, &[]);
+        sources.push(ConfigSource {
+            origin: origin.into(),
+            toml: Some(
+                find(&objects, "ConfigMap")["data"]["wiredesk.toml"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            env: container_env(container(&objects)),
         });
     }
 
