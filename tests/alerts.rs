@@ -7,15 +7,12 @@
 //! Needs `WIREDESK_TEST_PROMTOOL` (set by `scripts/test`) and python3 with PyYAML; fails with
 //! instructions otherwise, never skips. Built only with `--features tools`.
 
-#[path = "common/prometheus.rs"]
-mod prometheus;
 #[path = "support/tools.rs"]
 mod tools;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use prometheus::promtool;
 use serde_json::Value;
 use tools::*;
 use wiredesk::metrics::Metrics;
@@ -49,9 +46,7 @@ fn alert_rules() -> Vec<(String, Value)> {
 #[test]
 fn alert_rules_are_valid_and_pass_their_unit_tests() {
     let output = promtool(
-        &["check", "rules", &repo_str("deploy/prometheus/alerts.yml")],
-        None,
-    );
+        &["check", "rules", &repo_str("deploy/prometheus/alerts.yml")]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("SUCCESS"), "{stdout}");
     promtool(
@@ -59,9 +54,7 @@ fn alert_rules_are_valid_and_pass_their_unit_tests() {
             "test",
             "rules",
             &repo_str("deploy/prometheus/alerts.test.yml"),
-        ],
-        None,
-    );
+        ]);
 }
 
 /// Every alert has a severity, a summary, a description, a runbook link of the form
@@ -192,9 +185,7 @@ fn example_prometheus_config_is_valid() {
             "check",
             "config",
             &repo_str("deploy/prometheus/prometheus.yml"),
-        ],
-        None,
-    );
+        ]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("1 rule files found"), "{stdout}");
     let config = read("deploy/prometheus/prometheus.yml");

@@ -234,3 +234,23 @@ pub fn localize(dir: &Path, key: &str, value: &str) -> Option<String> {
         local.display().to_string()
     })
 }
+
+/// Run `promtool ARGS` (`$WIREDESK_TEST_PROMTOOL`, exported by scripts/test, else `promtool` on
+/// PATH) and panic with its output unless it succeeds.
+pub fn promtool(args: &[&str]) -> Output {
+    let binary = std::env::var("WIREDESK_TEST_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let output = run(
+        Command::new(&binary).args(args),
+        "promtool",
+        "apt-get install prometheus (scripts/setup does this), or set WIREDESK_TEST_PROMTOOL",
+    );
+    assert!(
+        output.status.success(),
+        "promtool {} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        args.join(" "),
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
