@@ -65,7 +65,7 @@ fn every_alert_has_annotations_a_runbook_and_tests() {
     let tests = read("deploy/prometheus/alerts.test.yml");
     let docs = read("docs/monitoring.md");
     let alerts = alert_rules();
-    assert!(alerts.len() >= 18, "{} alerts", alerts.len());
+    assert!(alerts.len() >= 17, "{} alerts", alerts.len());
     for (name, rule) in &alerts {
         assert!(rule["labels"]["severity"].is_string(), "{name}: severity");
         for key in ["summary", "description"] {
@@ -102,7 +102,12 @@ fn every_alert_has_annotations_a_runbook_and_tests() {
 
 /// `wiredesk_*` names read by the rules, recording-rule names (with a colon) excepted.
 fn worker_metrics_in_rules() -> BTreeSet<String> {
-    let rules = read("deploy/prometheus/alerts.yml");
+    // Expressions only: comments may name a histogram by its family name.
+    let rules: String = read("deploy/prometheus/alerts.yml")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut names = BTreeSet::new();
     for (at, _) in rules.match_indices("wiredesk_") {
         let before = rules[..at].chars().next_back();

@@ -184,19 +184,27 @@ pub const NON_CONFIG_ENV: &[&str] = &["WIREDESK_CONFIG", "SSL_CERT_FILE"];
 
 /// The effective configuration of a pod: its TOML (ConfigMap) plus its WIREDESK__* environment,
 /// as `wiredesk check-config` prints it (secrets redacted). File-valued keys pointing into the
-/// container are given local placeholder files first.
+/// container are given local placeholder files for the check and reported with their container
+/// paths again.
 pub fn effective_config(what: &str, toml_text: &str, env: &[(String, String)]) -> toml::Table {
     let dir = tempfile::tempdir().unwrap();
+    let mut local_to_container = Vec::new();
     let mut table: toml::Table = toml_text
         .parse()
         .unwrap_or_else(|e| panic!("{what}: TOML: {e}"));
-    localize_table(dir.path(), "", &mut table);
+    localize_table(dir.path(), "", &mut table, &mut local_to_container);
     let env: Vec<(String, String)> = env
         .iter()
         .filter(|(k, _)| !NON_CONFIG_ENV.contains(&k.as_str()))
         .map(|(k, v)| {
             let key = k.to_lowercase().replace("__", ".");
-            (k.clone(), localize(dir.path(), &key, v).unwrap_or(v.clone()))
+            match localize(dir.path(), &key, v) {
+                Some(local) => {
+                    local_to_container.push((local.clone(), v.clone()));
+                    (k.clone(), local)
+                }
+                None => (k.clone(), v.clone()),
+            }
         })
         .collect();
     let output = check_config(dir.path(), Some(&toml::to_string(&table).unwrap()), &env);
@@ -205,18 +213,42 @@ pub fn effective_config(what: &str, toml_text: &str, env: &[(String, String)]) -
         "{what}: `wiredesk check-config` rejects the configuration:\n{}",
         text(&output.stderr)
     );
-    text(&output.stdout)
+    let mut effective: toml::Table = text(&output.stdout)
         .parse()
-        .unwrap_or_else(|e| panic!("{what}: check-config output is not TOML: {e}"))
+        .unwrap_or_else(|e| panic!("{what}: check-config output is not TOML: {e}"));
+    restore(&mut effective, &local_to_container);
+    effective
 }
 
-fn localize_table(dir: &Path, prefix: &str, table: &mut toml::Table) {
+fn restore(table: &mut toml::Table, local_to_container: &[(String, String)]) {
+    for (_, value) in table.iter_mut() {
+        match value {
+            toml::Value::Table(t) => restore(t, local_to_container),
+            toml::Value::String(s) => {
+                if let Some((_, original)) = local_to_container.iter().find(|(l, _)| l == s) {
+                    *s = original.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn localize_table(
+    dir: &Path,
+    prefix: &str,
+    table: &mut toml::Table,
+    local_to_container: &mut Vec<(String, String)>,
+) {
     for (key, value) in table.iter_mut() {
         let path = format!("{prefix}{key}");
         match value {
-            toml::Value::Table(t) => localize_table(dir, &format!("{path}."), t),
+            toml::Value::Table(t) => {
+                localize_table(dir, &format!("{path}."), t, local_to_container)
+            }
             toml::Value::String(s) => {
                 if let Some(local) = localize(dir, &path, s) {
+                    local_to_container.push((local.clone(), s.clone()));
                     *s = local;
                 }
             }
