@@ -97,19 +97,27 @@ mod tests {
 
     #[test]
     fn unspecified_listen_addresses_are_reached_on_loopback() {
-        assert_eq!(target("0.0.0.0:9464").unwrap(), "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(
+            target("0.0.0.0:9464").unwrap(),
+            "127.0.0.1:9464".parse().unwrap()
+        );
         assert_eq!(target("[::]:9464").unwrap(), "[::1]:9464".parse().unwrap());
-        assert_eq!(target("10.1.2.3:80").unwrap(), "10.1.2.3:80".parse().unwrap());
+        assert_eq!(
+            target("10.1.2.3:80").unwrap(),
+            "10.1.2.3:80".parse().unwrap()
+        );
         assert!(target("localhost").is_err());
     }
 
     #[test]
     fn ok_is_success_and_503_carries_the_reason() {
         let ok = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n");
-        assert_eq!(check(ok, Probe::Ready, Duration::from_secs(5)).unwrap(), "ok");
-        let down = serve_once(
-            "HTTP/1.1 503 Service Unavailable\r\n\r\nconsumer group not joined yet\n",
+        assert_eq!(
+            check(ok, Probe::Ready, Duration::from_secs(5)).unwrap(),
+            "ok"
         );
+        let down =
+            serve_once("HTTP/1.1 503 Service Unavailable\r\n\r\nconsumer group not joined yet\n");
         let error = check(down, Probe::Ready, Duration::from_secs(5)).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -119,7 +127,10 @@ mod tests {
 
     #[test]
     fn nothing_listening_is_a_failure() {
-        let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         // The listener is dropped: nothing accepts on that port any more.
         let error = check(addr, Probe::Live, Duration::from_secs(2)).unwrap_err();
         assert!(format!("{error:#}").contains("cannot connect"), "{error:#}");

@@ -45,16 +45,14 @@ fn alert_rules() -> Vec<(String, Value)> {
 
 #[test]
 fn alert_rules_are_valid_and_pass_their_unit_tests() {
-    let output = promtool(
-        &["check", "rules", &repo_str("deploy/prometheus/alerts.yml")]);
+    let output = promtool(&["check", "rules", &repo_str("deploy/prometheus/alerts.yml")]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("SUCCESS"), "{stdout}");
-    promtool(
-        &[
-            "test",
-            "rules",
-            &repo_str("deploy/prometheus/alerts.test.yml"),
-        ]);
+    promtool(&[
+        "test",
+        "rules",
+        &repo_str("deploy/prometheus/alerts.test.yml"),
+    ]);
 }
 
 /// Every alert has a severity, a summary, a description, a runbook link of the form
@@ -185,12 +183,11 @@ fn generated_rule_copies_equal_alerts_yml() {
 /// The example scrape config used by docker-compose is valid (and finds alerts.yml beside it).
 #[test]
 fn example_prometheus_config_is_valid() {
-    let output = promtool(
-        &[
-            "check",
-            "config",
-            &repo_str("deploy/prometheus/prometheus.yml"),
-        ]);
+    let output = promtool(&[
+        "check",
+        "config",
+        &repo_str("deploy/prometheus/prometheus.yml"),
+    ]);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("1 rule files found"), "{stdout}");
     let config = read("deploy/prometheus/prometheus.yml");

@@ -661,12 +661,19 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             service["spec"]["ports"][0]["name"]
         );
         let labels = service["metadata"]["labels"].as_object().unwrap();
-        for (key, value) in monitor["spec"]["selector"]["matchLabels"].as_object().unwrap() {
-            assert_eq!(labels.get(key), Some(value), "{dir}: ServiceMonitor selects the Service");
+        for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                labels.get(key),
+                Some(value),
+                "{dir}: ServiceMonitor selects the Service"
+            );
         }
-        let job_label = monitor["spec"]["jobLabel"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{dir}: ServiceMonitor without jobLabel: job would be the Service name"));
+        let job_label = monitor["spec"]["jobLabel"].as_str().unwrap_or_else(|| {
+            panic!("{dir}: ServiceMonitor without jobLabel: job would be the Service name")
+        });
         let job = labels[job_label].as_str().unwrap();
         let rule = find(&objects, "PrometheusRule");
         let selected = rule_jobs(rule);
@@ -790,8 +797,14 @@ fn kubernetes_names_are_set_once() {
     assert_eq!(string(&settings, "kafka", "group_id"), name("group"));
     assert_eq!(string(&settings, "topics", "input"), name("inputTopic"));
     assert_eq!(string(&settings, "topics", "output"), name("outputTopic"));
-    assert_eq!(string(&settings, "topics", "dead_letter"), name("deadLetterTopic"));
-    assert_eq!(string(&settings, "topics", "duplicates"), name("duplicatesTopic"));
+    assert_eq!(
+        string(&settings, "topics", "dead_letter"),
+        name("deadLetterTopic")
+    );
+    assert_eq!(
+        string(&settings, "topics", "duplicates"),
+        name("duplicatesTopic")
+    );
     assert_eq!(
         settings["dedupe"]["redis"]["url"].as_str(),
         Some(name("redisUrl"))
@@ -804,7 +817,9 @@ fn kubernetes_names_are_set_once() {
     let mut alerts = 0;
     for group in rule["spec"]["groups"].as_array().unwrap() {
         for r in group["rules"].as_array().unwrap() {
-            let Some(alert) = r["alert"].as_str() else { continue };
+            let Some(alert) = r["alert"].as_str() else {
+                continue;
+            };
             alerts += 1;
             assert_eq!(
                 r["annotations"]["runbook_url"].as_str().unwrap(),
@@ -813,7 +828,10 @@ fn kubernetes_names_are_set_once() {
             );
             if alert == "WiredeskBacklogHigh" {
                 let expr = r["expr"].as_str().unwrap();
-                assert!(expr.contains(&format!("consumergroup=\"{}\"", name("group"))), "{expr}");
+                assert!(
+                    expr.contains(&format!("consumergroup=\"{}\"", name("group"))),
+                    "{expr}"
+                );
             }
         }
     }
@@ -828,7 +846,10 @@ fn kubernetes_names_are_set_once() {
         "github.com/wiredesk/wiredesk/blob/main/docs/monitoring.md",
         "consumergroup=\"wiredesk\"",
     ] {
-        assert!(!yaml.contains(old), "`{old}` is still in the renamed render");
+        assert!(
+            !yaml.contains(old),
+            "`{old}` is still in the renamed render"
+        );
     }
 }
 
@@ -861,7 +882,10 @@ fn production_uses_tls_to_kafka_and_redis() {
         .iter()
         .find(|v| v["name"] == mount["name"])
         .unwrap();
-    assert!(volume["secret"]["secretName"].is_string(), "CA from a Secret");
+    assert!(
+        volume["secret"]["secretName"].is_string(),
+        "CA from a Secret"
+    );
     let file = ca.file_name().unwrap().to_str().unwrap();
     assert!(
         volume["secret"]["items"]
@@ -881,8 +905,14 @@ fn network_policy_matches_what_the_worker_talks_to() {
         let (_, objects) = render(dir);
         let policy = find(&objects, "NetworkPolicy");
         let pod_labels = &find(&objects, "Deployment")["spec"]["template"]["metadata"]["labels"];
-        for (key, value) in policy["spec"]["podSelector"]["matchLabels"].as_object().unwrap() {
-            assert_eq!(&pod_labels[key], value, "{dir}: policy selects the worker pods");
+        for (key, value) in policy["spec"]["podSelector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                &pod_labels[key], value,
+                "{dir}: policy selects the worker pods"
+            );
         }
         assert_eq!(
             policy["spec"]["policyTypes"],
@@ -900,10 +930,18 @@ fn network_policy_matches_what_the_worker_talks_to() {
             .unwrap()
             .iter()
             .flat_map(|rule| rule["ports"].as_array().unwrap().clone())
-            .map(|p| (p["port"].as_i64().unwrap(), p["protocol"].as_str().unwrap().to_owned()))
+            .map(|p| {
+                (
+                    p["port"].as_i64().unwrap(),
+                    p["protocol"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         let allows = |port: i64| egress.contains(&(port, "TCP".to_owned()));
-        assert!(egress.contains(&(53, "UDP".to_owned())) && allows(53), "{dir}: DNS");
+        assert!(
+            egress.contains(&(53, "UDP".to_owned())) && allows(53),
+            "{dir}: DNS"
+        );
         let settings = pod_settings(dir, &objects);
         for broker in string(&settings, "kafka", "brokers").split(',') {
             let port: i64 = broker.rsplit(':').next().unwrap().parse().unwrap();
@@ -953,7 +991,9 @@ fn helm_template(values: &[&str], sets: &[String]) -> (String, Vec<Value>) {
 fn helm_chart_lints() {
     for values in [None, Some(HELM_PRODUCTION)] {
         let mut command = helm();
-        command.args(["lint", "--strict", CHART]).current_dir(root());
+        command
+            .args(["lint", "--strict", CHART])
+            .current_dir(root());
         if let Some(file) = values {
             command.args(["--values", file]);
         }
@@ -1021,7 +1061,10 @@ fn helm_chart_renders_valid_objects() {
                 "PrometheusRule",
             ]);
         }
-        let mut rendered: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        let mut rendered: Vec<&str> = objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
         rendered.sort();
         kinds.sort();
         assert_eq!(rendered, kinds, "helm {what}: rendered kinds");
@@ -1058,9 +1101,20 @@ fn helm_production_matches_the_kustomize_overlay() {
     let kustomize_env: BTreeSet<String> = names(container_env(k))
         .into_iter()
         .filter(|n| !n.starts_with("WIREDESK__TOPICS__"))
-        .filter(|n| !["WIREDESK__KAFKA__BROKERS", "WIREDESK__KAFKA__GROUP_ID", "WIREDESK__DEDUPE__REDIS__URL"].contains(&n.as_str()))
+        .filter(|n| {
+            ![
+                "WIREDESK__KAFKA__BROKERS",
+                "WIREDESK__KAFKA__GROUP_ID",
+                "WIREDESK__DEDUPE__REDIS__URL",
+            ]
+            .contains(&n.as_str())
+        })
         .collect();
-    assert_eq!(names(container_env(h)), kustomize_env, "container env names");
+    assert_eq!(
+        names(container_env(h)),
+        kustomize_env,
+        "container env names"
+    );
     let secrets = |objects: &[Value]| -> BTreeSet<String> {
         find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
             .as_array()
@@ -1081,7 +1135,13 @@ fn helm_production_matches_the_kustomize_overlay() {
     }
     let scaled = |objects: &[Value]| find(objects, "ScaledObject")["spec"].clone();
     let (hs, ks) = (scaled(&helm), scaled(&kustomize));
-    for field in ["minReplicaCount", "maxReplicaCount", "pollingInterval", "cooldownPeriod", "advanced"] {
+    for field in [
+        "minReplicaCount",
+        "maxReplicaCount",
+        "pollingInterval",
+        "cooldownPeriod",
+        "advanced",
+    ] {
         assert_eq!(hs[field], ks[field], "ScaledObject {field}");
     }
     assert_eq!(
@@ -1123,7 +1183,10 @@ fn helm_values_reach_every_object() {
     .collect();
     let (yaml, objects) = helm_template(&[HELM_PRODUCTION], &sets);
     let settings = pod_settings("helm with --set", &objects);
-    assert_eq!(string(&settings, "kafka", "brokers"), "b1.test:9093,b2.test:9093");
+    assert_eq!(
+        string(&settings, "kafka", "brokers"),
+        "b1.test:9093,b2.test:9093"
+    );
     assert_eq!(string(&settings, "kafka", "group_id"), "group-test");
     assert_eq!(string(&settings, "topics", "input"), "in-test");
     assert_eq!(string(&settings, "topics", "output"), "out-test");
@@ -1144,7 +1207,9 @@ fn helm_values_reach_every_object() {
     assert_eq!(rule_jobs(rule), BTreeSet::from(["job-test".to_owned()]));
     for group in rule["spec"]["groups"].as_array().unwrap() {
         for r in group["rules"].as_array().unwrap() {
-            let Some(alert) = r["alert"].as_str() else { continue };
+            let Some(alert) = r["alert"].as_str() else {
+                continue;
+            };
             assert_eq!(
                 r["annotations"]["runbook_url"].as_str().unwrap(),
                 format!("https://runbooks.test/wiredesk#{}", alert.to_lowercase())

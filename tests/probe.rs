@@ -15,7 +15,11 @@ fn serve_once(status: &'static str, body: &'static str) -> (u16, std::thread::Jo
         let mut buf = [0u8; 2048];
         let n = conn.read(&mut buf).unwrap();
         let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-        write!(conn, "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\n\r\n{body}").unwrap();
+        write!(
+            conn,
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\n\r\n{body}"
+        )
+        .unwrap();
         request.lines().next().unwrap_or_default().to_owned()
     });
     (port, handle)
@@ -55,7 +59,11 @@ fn probe_ready_fails_with_the_reason_on_503() {
 
 #[test]
 fn probe_fails_when_nothing_listens() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let output = probe(port, "live");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -137,8 +137,14 @@ fn the_output_schema_rejects_broken_records() {
         .expect("a golden record");
     let mut missing = case.clone();
     missing.as_object_mut().unwrap().remove("id");
-    assert!(!errors(&output, &missing).is_empty(), "a record without id passes");
+    assert!(
+        !errors(&output, &missing).is_empty(),
+        "a record without id passes"
+    );
     let mut wrong = case.clone();
     wrong["title"] = Value::from(42);
-    assert!(!errors(&output, &wrong).is_empty(), "a numeric title passes");
+    assert!(
+        !errors(&output, &wrong).is_empty(),
+        "a numeric title passes"
+    );
 }

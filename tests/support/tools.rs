@@ -121,7 +121,9 @@ pub fn kubeconform(what: &str, yaml: &str, objects: &[Value]) {
         )
         .args(["-strict", "-summary", "-kubernetes-version", &version])
         .arg("-schema-location")
-        .arg(format!("{dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"))
+        .arg(format!(
+            "{dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"
+        ))
         .arg("-schema-location")
         .arg(format!(
             "{dir}/{{{{ .Group }}}}_{{{{ .ResourceAPIVersion }}}}_{{{{ .ResourceKind }}}}.json"
