@@ -25,10 +25,6 @@ fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-fn repo_str(relative: &str) -> String {
-    repo_path(relative).display().to_string()
-}
-
 // --- exposition --------------------------------------------------------------------------------
 
 /// Sample names in a text exposition (`name{labels} value` lines), e.g. `x_bucket`, `x_count`.
