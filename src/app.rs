@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dedupe::Deduper;
-use crate::http::{AppState, Health};
+use crate::health::Health;
+use crate::http::AppState;
 use crate::kafka::WorkerContext;
 use crate::kafka::sink::Sink;
 use crate::kafka::source::Worker;
@@ -36,10 +37,14 @@ pub async fn run(
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     {
+        // Ends on the signal or when the worker stops by itself (a fatal error), so that waiting
+        // for the tracker never waits for a signal that will not come.
         let token = token.clone();
         tracker.spawn(async move {
-            shutdown.await;
-            token.cancel();
+            tokio::select! {
+                _ = shutdown => token.cancel(),
+                _ = token.cancelled() => {}
+            }
         });
     }
 
@@ -95,15 +100,16 @@ pub async fn run(
         })
         .context("creating the Kafka producer")?;
 
-    if !wait_for_topics(&consumer, &settings, &token).await? {
+    if !wait_for_topics(&consumer, &settings, &health, &token).await? {
         tracker.close();
         tracker.wait().await;
         return Ok(());
     }
 
     let worker = Worker {
+        cpu: Arc::new(tokio::sync::Semaphore::new(settings.processing.threads())),
         settings: Arc::clone(&settings),
-        consumer,
+        consumer: Arc::new(consumer),
         sink: Arc::new(Sink::new(producer, metrics.clone())),
         pipeline,
         deduper,
@@ -138,6 +144,7 @@ async fn connect_store(
     }
     let mut backoff = Duration::from_millis(500);
     loop {
+        health.turned();
         match Deduper::connect(&settings.dedupe).await {
             Ok(deduper) => {
                 health
@@ -172,6 +179,7 @@ async fn connect_store(
 async fn wait_for_topics(
     consumer: &StreamConsumer<WorkerContext>,
     settings: &Settings,
+    health: &Health,
     token: &CancellationToken,
 ) -> anyhow::Result<bool> {
     let mut needed = vec![
@@ -184,6 +192,7 @@ async fn wait_for_topics(
     }
     let mut backoff = Duration::from_millis(500);
     loop {
+        health.turned();
         let client = consumer.client();
         let metadata =
             tokio::task::block_in_place(|| client.fetch_metadata(None, Duration::from_secs(5)));

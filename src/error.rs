@@ -30,10 +30,20 @@ pub enum RejectCode {
     StageFailed,
     /// A stage panicked on this article; caught so a bug costs one record, not the worker.
     StagePanicked,
+    /// Over a work limit: HTML nesting or element count (`input.max_html_*`), or the per-article
+    /// CPU budget (`processing.article_budget_ms`).
+    TooComplex,
+    /// The enriched record is larger than `output.max_record_bytes` or than the broker accepts.
+    OutputTooLarge,
+    /// The broker refused the enriched record for good (authorization, invalid record, policy).
+    OutputRejected,
+    /// The dedupe store refused this article's decision with a permanent error (not an outage)
+    /// under `on_store_error = "fail_closed"`.
+    StoreRejected,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 10] = [
+    pub const ALL: [RejectCode; 14] = [
         Self::NotUtf8,
         Self::InvalidJson,
         Self::NotAnObject,
@@ -44,6 +54,10 @@ impl RejectCode {
         Self::EmptyMessage,
         Self::StageFailed,
         Self::StagePanicked,
+        Self::TooComplex,
+        Self::OutputTooLarge,
+        Self::OutputRejected,
+        Self::StoreRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +72,10 @@ impl RejectCode {
             Self::EmptyMessage => "empty_message",
             Self::StageFailed => "stage_failed",
             Self::StagePanicked => "stage_panicked",
+            Self::TooComplex => "too_complex",
+            Self::OutputTooLarge => "output_too_large",
+            Self::OutputRejected => "output_rejected",
+            Self::StoreRejected => "store_rejected",
         }
     }
 }
@@ -78,12 +96,22 @@ pub struct Rejection {
     pub detail: String,
 }
 
+/// Longest [`Rejection::detail`], in bytes. Details can quote input (a bad date, a field name) and
+/// end up in logs and headers, so a hostile producer must not be able to make them large.
+pub const MAX_DETAIL_BYTES: usize = 1024;
+
 impl Rejection {
     pub fn new(code: RejectCode, detail: impl Into<String>) -> Self {
+        let mut detail = detail.into();
+        if detail.len() > MAX_DETAIL_BYTES {
+            let keep = truncate(&detail, MAX_DETAIL_BYTES - 3).len();
+            detail.truncate(keep);
+            detail.push_str("...");
+        }
         Rejection {
             code,
             stage: "parse",
-            detail: detail.into(),
+            detail,
         }
     }
 
@@ -101,3 +129,31 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+/// Cut at a char boundary at or below `max` bytes.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_are_bounded_at_a_char_boundary() {
+        let r = Rejection::new(RejectCode::InvalidField, "é".repeat(5000));
+        assert!(r.detail.len() <= MAX_DETAIL_BYTES && r.detail.ends_with("..."));
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(
+            Rejection::new(RejectCode::InvalidField, "short").detail,
+            "short"
+        );
+    }
+}

@@ -2,7 +2,6 @@
 //! `/metrics` (Prometheus text format), `/healthz` (liveness) and `/readyz` (readiness).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -10,91 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::health::Health;
 use crate::metrics::Metrics;
-
-/// What the probes look at; written by the worker, read by HTTP handlers.
-#[derive(Debug)]
-pub struct Health {
-    /// Input partitions assigned (readiness needs at least one... or an empty but joined group).
-    pub assigned: AtomicUsize,
-    /// Set once the group has been joined (first assignment callback, even an empty one).
-    pub joined: AtomicBool,
-    /// Last time the broker answered (statistics callback or successful delivery), Unix ms.
-    pub broker_seen_ms: AtomicI64,
-    /// Whether the dedupe store answers (always true for the memory store).
-    pub store_ok: AtomicBool,
-    /// Last time a record completed, Unix ms.
-    pub last_progress_ms: AtomicI64,
-    /// Messages in flight; with none, no progress is expected.
-    pub in_flight: AtomicUsize,
-    /// Set when the worker loop has ended (fatal error or shutdown).
-    pub stopped: AtomicBool,
-    /// `http.stall_timeout_ms`.
-    pub stall_timeout_ms: i64,
-    /// How recent `broker_seen_ms` must be for readiness.
-    pub broker_timeout_ms: i64,
-}
-
-impl Health {
-    pub fn new(stall_timeout_ms: u64, broker_timeout_ms: u64) -> Self {
-        let now = now_ms();
-        Health {
-            assigned: AtomicUsize::new(0),
-            joined: AtomicBool::new(false),
-            broker_seen_ms: AtomicI64::new(0),
-            store_ok: AtomicBool::new(true),
-            last_progress_ms: AtomicI64::new(now),
-            in_flight: AtomicUsize::new(0),
-            stopped: AtomicBool::new(false),
-            stall_timeout_ms: stall_timeout_ms as i64,
-            broker_timeout_ms: broker_timeout_ms as i64,
-        }
-    }
-
-    pub fn progress(&self) {
-        self.last_progress_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    pub fn broker_seen(&self) {
-        self.broker_seen_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    /// Alive: the loop runs and either has nothing to do or finished a record recently.
-    pub fn live(&self) -> Result<(), String> {
-        if self.stopped.load(Ordering::Relaxed) {
-            return Err("worker loop stopped".into());
-        }
-        let idle = self.in_flight.load(Ordering::Relaxed) == 0;
-        let since = now_ms() - self.last_progress_ms.load(Ordering::Relaxed);
-        if idle || since < self.stall_timeout_ms {
-            Ok(())
-        } else {
-            Err(format!(
-                "no record finished for {since} ms with work in flight"
-            ))
-        }
-    }
-
-    /// Ready: broker reachable, group joined with partitions, dedupe store reachable.
-    pub fn ready(&self) -> Result<(), String> {
-        self.live()?;
-        let since_broker = now_ms() - self.broker_seen_ms.load(Ordering::Relaxed);
-        if since_broker > self.broker_timeout_ms {
-            return Err("broker not reachable".into());
-        }
-        if !self.joined.load(Ordering::Relaxed) {
-            return Err("consumer group not joined yet".into());
-        }
-        if !self.store_ok.load(Ordering::Relaxed) {
-            return Err("dedupe store not reachable".into());
-        }
-        Ok(())
-    }
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -139,8 +55,10 @@ fn probe(result: Result<(), String>) -> (StatusCode, String) {
 mod tests {
     //! The router without a port (axum testing style): `oneshot` one request per case.
     use super::*;
+    use crate::health::now_ms;
     use axum::body::Body;
     use axum::http::Request;
+    use std::sync::atomic::Ordering;
     use tower::ServiceExt;
 
     fn state() -> AppState {
@@ -221,20 +139,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn healthz_fails_when_work_is_stuck() {
+    async fn healthz_fails_when_the_loop_stops_turning_not_when_work_waits() {
         let s = AppState {
             metrics: Metrics::new(),
             health: Arc::new(Health::new(1_000, 15_000)),
         };
+        // Work in flight and no progress for long (a store or broker outage): still alive.
         s.health.in_flight.store(4, Ordering::Relaxed);
         s.health
             .last_progress_ms
+            .store(now_ms() - 500_000, Ordering::Relaxed);
+        assert_eq!(get(&s, "/healthz").await.0, StatusCode::OK);
+        // The loop itself has not turned: not alive.
+        s.health
+            .loop_turned_ms
             .store(now_ms() - 5_000, Ordering::Relaxed);
         let (status, _, body) = get(&s, "/healthz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(body.contains("no record finished"), "{body}");
-        // Progress makes it healthy again.
-        s.health.progress();
+        assert!(body.contains("worker loop has not turned"), "{body}");
+        s.health.turned();
+        assert_eq!(get(&s, "/healthz").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn readyz_fails_while_paused_for_the_store() {
+        let s = state();
+        make_ready(&s.health);
+        s.health.store_paused.store(true, Ordering::Relaxed);
+        let (status, _, body) = get(&s, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("paused"), "{body}");
         assert_eq!(get(&s, "/healthz").await.0, StatusCode::OK);
     }
 

@@ -7,8 +7,8 @@
 //! - [`dedupe`]: wire-story fingerprints and the stores (memory, Redis) that remember them.
 //! - [`kafka`]: consumer loop, producer, dead-letter records: the only Kafka code.
 //! - [`app`]: wiring for `wiredesk run`; [`enrich`]: the same pipeline over files.
-//! - [`settings`], [`metrics`], [`http`], [`telemetry`], [`shutdown`], [`events`], [`error`], [`schema`],
-//!   [`probe`].
+//! - [`settings`], [`metrics`], [`health`], [`http`], [`telemetry`], [`shutdown`], [`events`],
+//!   [`error`], [`schema`], [`probe`].
 #![deny(clippy::unwrap_used)]
 
 pub mod app;
@@ -17,6 +17,8 @@ pub mod dedupe;
 pub mod enrich;
 pub mod error;
 pub mod events;
+pub mod harness;
+pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod metrics;

@@ -98,33 +98,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let settings = Settings::load(cli.config.as_deref())?;
             wiredesk::telemetry::init(&settings.log);
-            let runtime = runtime(&settings)?;
-            runtime.block_on(wiredesk::enrich::run(
+            let runtime = runtime()?;
+            let result = runtime.block_on(wiredesk::enrich::run(
                 &settings,
                 wiredesk::enrich::Options {
                     files,
                     dead_letter,
                     quiet,
                 },
-            ))?;
+            ));
+            runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+            result?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
             let settings = Settings::load(cli.config.as_deref())?;
             wiredesk::telemetry::init(&settings.log);
-            let runtime = runtime(&settings)?;
-            runtime.block_on(wiredesk::app::run(settings, wiredesk::shutdown::signal()))?;
+            let runtime = runtime()?;
+            let result =
+                runtime.block_on(wiredesk::app::run(settings, wiredesk::shutdown::signal()));
+            // Do not wait for a stage still running on a blocking thread: the worker has already
+            // committed what it acknowledged, so exiting now loses nothing.
+            runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+            if let Err(error) = &result {
+                tracing::error!(
+                    message = "Worker stopped on a fatal error.",
+                    error = format!("{error:#}")
+                );
+            }
+            result?;
             tracing::info!(message = "Stopped.");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn runtime(settings: &Settings) -> anyhow::Result<tokio::runtime::Runtime> {
+/// How long exiting waits for tasks still running (a stage on a blocking thread).
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The async runtime. CPU-bound stage work runs on tokio's blocking pool, bounded by the worker's
+/// own semaphore (`processing.worker_threads`, 0 = CPUs), not by the pool's size.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    if settings.processing.worker_threads > 0 {
-        builder.max_blocking_threads(settings.processing.worker_threads);
-    }
     Ok(builder.build()?)
 }

@@ -26,6 +26,9 @@ pub struct Metrics {
     pub end_to_end: Histogram,
     pub in_flight: IntGauge,
     pub paused: IntGauge,
+    pub in_flight_bytes: IntGauge,
+    pub resends: IntCounterVec,
+    pub breaker_open: IntGauge,
     pub assigned_partitions: IntGauge,
     pub rebalances: IntCounterVec,
     pub consumer_lag: IntGaugeVec,
@@ -99,6 +102,9 @@ impl Metrics {
             stage_duration: reg(&registry, HistogramVec::new(HistogramOpts::new("stage_duration_seconds", "Wall-clock time spent in each pipeline step (parse, normalize, stages, fingerprint) per record.").buckets(STAGE_BUCKETS.to_vec()), &["stage"]).expect("valid histogram")),
             end_to_end: reg(&registry, Histogram::with_opts(HistogramOpts::new("end_to_end_latency_seconds", "From the input message timestamp to the broker acknowledging the output record.").buckets(E2E_BUCKETS.to_vec())).expect("valid histogram")),
             in_flight: gauge("in_flight_messages", "Messages taken from Kafka and not yet acknowledged downstream."),
+            in_flight_bytes: gauge("in_flight_bytes", "Bytes of input messages (value, key, headers) taken from Kafka and not yet settled, including those held while the dedupe store is down."),
+            resends: counter("resends_total", "Records wiredesk re-sent after the producer gave up on them (transient errors), by destination.", &["destination"]),
+            breaker_open: gauge("dedupe_breaker_open", "1 while the fail_open circuit breaker skips the dedupe store."),
             paused: gauge("consumption_paused", "1 while the worker is not fetching: in-flight limit reached or dedupe store down with fail_closed."),
             assigned_partitions: gauge("assigned_partitions", "Input partitions currently assigned to this worker."),
             rebalances: counter("rebalances_total", "Consumer group rebalances seen, by kind (assign, revoke, error).", &["kind"]),
@@ -125,7 +131,7 @@ impl Metrics {
         // that never reaches the cluster is visible (and alertable) rather than silent.
         m.up.with_label_values(&["kafka"]).set(0.0);
         // "Last progress" starts at start-up, so a fresh worker does not look stalled since 1970.
-        m.last_progress.set(crate::http::now_ms() as f64 / 1000.0);
+        m.last_progress.set(crate::health::now_ms() as f64 / 1000.0);
         // Pre-create bounded label values so dashboards and alerts see zeros, not absent series.
         for code in crate::error::RejectCode::ALL {
             m.dead_lettered.with_label_values(&[code.as_str()]);

@@ -169,12 +169,29 @@ impl Default for TopicSettings {
 pub struct InputSettings {
     /// Larger message values are dead-lettered as `too_large` without being parsed.
     pub max_message_bytes: usize,
+    /// Deepest element nesting accepted in HTML headlines and bodies; deeper markup is
+    /// dead-lettered as `too_complex` before the HTML tree is built.
+    pub max_html_depth: usize,
+    /// Most HTML elements (start tags) accepted in one field; more is `too_complex`.
+    pub max_html_elements: usize,
 }
 
 impl Default for InputSettings {
     fn default() -> Self {
+        let html = crate::article::normalize::HtmlLimits::default();
         InputSettings {
             max_message_bytes: 2 * 1024 * 1024,
+            max_html_depth: html.max_depth,
+            max_html_elements: html.max_elements,
+        }
+    }
+}
+
+impl InputSettings {
+    pub fn html_limits(&self) -> crate::article::normalize::HtmlLimits {
+        crate::article::normalize::HtmlLimits {
+            max_depth: self.max_html_depth,
+            max_elements: self.max_html_elements,
         }
     }
 }
@@ -185,11 +202,19 @@ pub struct OutputSettings {
     /// Include the normalized `text` in each output record. Turn off to halve record size when
     /// consumers keep the original article elsewhere.
     pub include_text: bool,
+    /// Largest record (value + key + headers) wiredesk hands to the producer; the producer's
+    /// `message.max.bytes` is set from it. A larger enriched record is dead-lettered as
+    /// `output_too_large`, and a dead letter over it carries a truncated copy of the original.
+    /// Keep it at or below the topics' `max.message.bytes` (broker default 1048588).
+    pub max_record_bytes: usize,
 }
 
 impl Default for OutputSettings {
     fn default() -> Self {
-        OutputSettings { include_text: true }
+        OutputSettings {
+            include_text: true,
+            max_record_bytes: 1_000_000,
+        }
     }
 }
 
@@ -199,15 +224,36 @@ pub struct ProcessingSettings {
     /// Messages taken from Kafka but not yet acknowledged by the broker. When reached, the worker
     /// stops fetching (backpressure) until older work is acknowledged.
     pub max_in_flight: usize,
-    /// Threads for CPU-bound stage work (0 = number of CPUs).
+    /// The same bound in bytes of input (value + key + headers) held in memory, including
+    /// messages held back while the dedupe store is down.
+    pub max_in_flight_bytes: usize,
+    /// Articles processed by the stages at the same time, each on its own thread
+    /// (0 = number of CPUs).
     pub worker_threads: usize,
+    /// CPU time one article may spend in the stages, in milliseconds (0 = no limit). Checked
+    /// after parsing, normalization and each stage: an article over budget is dead-lettered as
+    /// `too_complex`, so no single input can hold a worker thread for long.
+    pub article_budget_ms: u64,
 }
 
 impl Default for ProcessingSettings {
     fn default() -> Self {
         ProcessingSettings {
             max_in_flight: 512,
+            max_in_flight_bytes: 64 * 1024 * 1024,
             worker_threads: 0,
+            article_budget_ms: 5_000,
+        }
+    }
+}
+
+impl ProcessingSettings {
+    /// `worker_threads`, with 0 resolved to the number of CPUs.
+    pub fn threads(&self) -> usize {
+        if self.worker_threads > 0 {
+            self.worker_threads
+        } else {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
         }
     }
 }
@@ -257,7 +303,9 @@ impl Default for ShutdownSettings {
 pub struct HttpSettings {
     /// Address of the metrics and health server (`/metrics`, `/healthz`, `/readyz`).
     pub listen: String,
-    /// `/healthz` fails when the worker has had work waiting but made no progress for this long.
+    /// `/healthz` (liveness) fails when the worker loop has not turned for this long. A paused
+    /// worker (store or broker outage) still turns, so an outage never fails liveness; it fails
+    /// readiness (`/readyz`) instead.
     pub stall_timeout_ms: u64,
 }
 
@@ -265,7 +313,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             listen: "0.0.0.0:9464".into(),
-            stall_timeout_ms: 120_000,
+            stall_timeout_ms: 60_000,
         }
     }
 }
@@ -297,24 +345,52 @@ pub enum LogFormat {
 }
 
 /// librdkafka properties that carry credentials (`sasl.password`, `ssl.key.password`,
-/// `sasl.oauthbearer.client.secret`, …).
+/// `sasl.oauthbearer.client.secret`, `ssl.key.pem`, `sasl.oauthbearer.config`, …), in either the
+/// dotted or the underscore (environment variable) spelling.
 pub fn is_secret_property(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("password") || key.contains("secret")
+    let key = key.to_ascii_lowercase().replace('_', ".");
+    key.contains("password")
+        || key.contains("secret")
+        || key.contains("private")
+        || key == "ssl.key.pem"
+        || key.starts_with("sasl.oauthbearer.config")
+        || key.starts_with("ssl.keystore")
 }
 
-/// `redis://user:pass@host` → `redis://user:[redacted]@host`.
+/// `redis://user:pass@host` → `redis://user:[redacted]@host`; a `pass=`/`password=` query
+/// parameter (`redis+unix:///run/redis.sock?pass=…`) is redacted too.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
-        None => url.to_owned(),
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if is_secret_param(name) => format!("{name}=[redacted]"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
+}
+
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "pass" || name.contains("password") || name.contains("secret") || name == "token"
 }
 
 fn redact<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
@@ -424,11 +500,29 @@ impl Settings {
                 problems.push(format!("{key}: file {} does not exist", path.display()));
             }
         }
+        // Pass-through properties are applied last, so they could undo the delivery guarantees:
+        // refuse the ones that would. Keys are compared the way they reach librdkafka
+        // (underscores from environment variables read as dots).
         for (key, value) in k.producer.iter() {
-            let weakening = (key == "enable.idempotence" && value != "true")
-                || (key == "acks" && !["all", "-1"].contains(&value.as_str()));
+            let name = crate::kafka::librdkafka_key(key);
+            let value = value.trim().to_ascii_lowercase();
+            let weakening = (name == "enable.idempotence" && value != "true")
+                || (["acks", "request.required.acks"].contains(&name.as_str())
+                    && !["all", "-1"].contains(&value.as_str()))
+                || (["retries", "message.send.max.retries"].contains(&name.as_str())
+                    && value == "0");
             if weakening {
                 problems.push(format!("kafka.producer.\"{key}\" = \"{value}\" would allow loss or reordering; remove it"));
+            }
+        }
+        for (key, value) in k.consumer.iter() {
+            let name = crate::kafka::librdkafka_key(key);
+            let value = value.trim().to_ascii_lowercase();
+            let weakening = (name == "enable.auto.offset.store" && value != "false")
+                || (name == "enable.auto.commit" && value != "true")
+                || name == "group.id";
+            if weakening {
+                problems.push(format!("kafka.consumer.\"{key}\" = \"{value}\" would commit offsets of unfinished work or bypass kafka.group_id; remove it"));
             }
         }
         for (key, topic) in [
@@ -441,14 +535,40 @@ impl Settings {
                 problems.push(format!("{key} must not be empty"));
             }
         }
-        if self.topics.output == self.topics.input || self.topics.dead_letter == self.topics.input {
+        if self.topics.output == self.topics.input
+            || self.topics.dead_letter == self.topics.input
+            || self.topics.duplicates == self.topics.input
+        {
             problems.push(
-                "topics.output and topics.dead_letter must differ from topics.input (a loop)"
+                "topics.output, topics.dead_letter and topics.duplicates must differ from topics.input (a loop)"
                     .to_owned(),
             );
         }
         if self.input.max_message_bytes == 0 {
             problems.push("input.max_message_bytes must be positive".to_owned());
+        }
+        if self.input.max_html_depth == 0 || self.input.max_html_elements == 0 {
+            problems.push(
+                "input.max_html_depth and input.max_html_elements must be positive".to_owned(),
+            );
+        }
+        if !(4096..=100_000_000).contains(&self.output.max_record_bytes) {
+            problems.push(format!(
+                "output.max_record_bytes must be in 4096..=100000000, got {}",
+                self.output.max_record_bytes
+            ));
+        }
+        if self.processing.max_in_flight_bytes < self.input.max_message_bytes {
+            problems.push(format!(
+                "processing.max_in_flight_bytes ({}) must be at least input.max_message_bytes ({}), or one large message could never be taken",
+                self.processing.max_in_flight_bytes, self.input.max_message_bytes
+            ));
+        }
+        if self.processing.worker_threads > 1024 {
+            problems.push(format!(
+                "processing.worker_threads must be at most 1024 (0 = CPUs), got {}",
+                self.processing.worker_threads
+            ));
         }
         if !(1..=100_000).contains(&self.processing.max_in_flight) {
             problems.push(format!(
@@ -599,6 +719,69 @@ mod tests {
             "{printed}"
         );
         assert!(printed.contains("\"fetch.min.bytes\" = \"1\""), "{printed}");
+    }
+
+    #[test]
+    fn more_secret_properties_and_url_query_passwords_are_redacted() {
+        let s = load_str(
+            "[kafka.producer]\n\"ssl.key.pem\" = \"-----BEGIN PRIVATE KEY-----abc\"\n\"sasl.oauthbearer.config\" = \"principal=x secret=tok3n\"\nssl_keystore_password = \"ks-pass\"\n[dedupe.redis]\nurl = \"redis+unix:///run/redis.sock?db=0&pass=unix-s3cret\"\n",
+        )
+        .unwrap();
+        let printed = s.to_redacted_toml().unwrap();
+        for secret in ["BEGIN PRIVATE KEY", "tok3n", "ks-pass", "unix-s3cret"] {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+        }
+        assert!(printed.contains("?db=0&pass=[redacted]"), "{printed}");
+    }
+
+    #[test]
+    fn guards_refuse_settings_that_would_lose_or_loop() {
+        for (toml_text, key) in [
+            (
+                "[kafka.consumer]\n\"enable.auto.offset.store\" = \"true\"\n",
+                "enable.auto.offset.store",
+            ),
+            (
+                "[kafka.consumer]\nenable_auto_commit = \"false\"\n",
+                "enable_auto_commit",
+            ),
+            (
+                "[kafka.producer]\nenable_idempotence = \"false\"\n",
+                "enable_idempotence",
+            ),
+            (
+                "[kafka.producer]\n\"request.required.acks\" = \"1\"\n",
+                "request.required.acks",
+            ),
+            ("[kafka.producer]\nretries = \"0\"\n", "retries"),
+            (
+                "[topics]\ninput = \"raw\"\nduplicates = \"raw\"\n",
+                "topics.duplicates",
+            ),
+            (
+                "[output]\nmax_record_bytes = 10\n",
+                "output.max_record_bytes",
+            ),
+            (
+                "[processing]\nmax_in_flight_bytes = 1000\n",
+                "processing.max_in_flight_bytes",
+            ),
+        ] {
+            let error = format!("{:#}", load_str(toml_text).unwrap_err());
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        // The safe spellings pass.
+        load_str("[kafka.producer]\nenable_idempotence = \"true\"\nacks = \"-1\"\n").unwrap();
+    }
+
+    #[test]
+    fn worker_threads_zero_means_the_cpu_count() {
+        let s = Settings::default();
+        assert_eq!(s.processing.worker_threads, 0);
+        assert_eq!(
+            s.processing.threads(),
+            std::thread::available_parallelism().unwrap().get()
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ const PUBLISHED: &[&str] = &["published_at", "published", "pub_date", "date"];
 const LANGUAGE: &[&str] = &["language", "lang"];
 const BYLINE: &[&str] = &["byline", "author", "authors"];
 
+/// Longest accepted article id, in bytes. Ids become Kafka keys, Redis keys and log fields; a
+/// megabyte "id" is a producer bug, not an id.
+pub const MAX_ID_BYTES: usize = 512;
+
 /// Parse one message value. `max_bytes` is `input.max_message_bytes`.
 pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Article, Rejection> {
     if bytes.len() > max_bytes {
@@ -69,6 +73,15 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Article, Rejection> {
     let byline = take_byline(&mut object)?;
 
     let (id, id_derived) = match id {
+        Some(id) if id.len() > MAX_ID_BYTES => {
+            return Err(Rejection::new(
+                RejectCode::InvalidField,
+                format!(
+                    "field `id` is {} bytes, the limit is {MAX_ID_BYTES}",
+                    id.len()
+                ),
+            ));
+        }
         Some(id) if !id.trim().is_empty() => (id, false),
         _ => (derive_id(title.as_deref(), &body), true),
     };
@@ -228,6 +241,10 @@ mod tests {
     #[test]
     fn numeric_id_is_accepted() {
         assert_eq!(parse(br#"{"id":42,"body":"x"}"#, MAX).unwrap().id, "42");
+        let long = format!(r#"{{"id":"{}","body":"x"}}"#, "i".repeat(MAX_ID_BYTES + 1));
+        let err = parse(long.as_bytes(), MAX).unwrap_err();
+        assert_eq!(err.code, RejectCode::InvalidField);
+        assert!(err.detail.contains("513 bytes") && err.detail.len() < 100);
     }
 
     #[test]

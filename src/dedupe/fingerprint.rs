@@ -500,9 +500,12 @@ pub fn strip_dateline(line: &str) -> &str {
             let before = head[..i].trim_end();
             let is_spaced = head[..i].ends_with(' ') || before.ends_with(')');
             if is_spaced && !before.is_empty() {
+                // Step over a run of dashes by whole chars: "——" is two 3-byte chars.
                 let mut end = i + c.len_utf8();
-                while line[end..].starts_with(['-', '\u{2013}', '\u{2014}']) {
-                    end += 1;
+                while let Some(d) = line[end..].chars().next()
+                    && matches!(d, '-' | '\u{2013}' | '\u{2014}')
+                {
+                    end += d.len_utf8();
                 }
                 sep = Some((i, end));
                 break;
@@ -550,6 +553,18 @@ mod tests {
         assert_eq!(
             normalize("The vote - held Tuesday - passed."),
             "the vote held tuesday passed"
+        );
+    }
+
+    #[test]
+    fn dateline_with_doubled_multibyte_dashes_does_not_panic() {
+        assert_eq!(
+            strip_dateline("GENEVA \u{2014}\u{2014} Talks resumed."),
+            "Talks resumed."
+        );
+        assert_eq!(
+            strip_dateline("PARIS \u{2013}-\u{2014} Bonjour."),
+            "Bonjour."
         );
     }
 

@@ -308,7 +308,8 @@ impl Index {
         let mut best: Option<(u64, f64)> = None;
         for &seq in &cands {
             let e = &self.entries[self.slot(seq)];
-            if (e.event_ms - t).abs() > self.window_ms {
+            // An article is never a duplicate of itself, even when its own id record is gone.
+            if e.id_hash == id_hash || (e.event_ms - t).abs() > self.window_ms {
                 continue;
             }
             let Some(s) = self

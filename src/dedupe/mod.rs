@@ -78,6 +78,16 @@ pub struct DedupeSettings {
     pub store_retries: u32,
     /// Delay before the first retry, doubled on each further retry.
     pub retry_backoff_ms: u64,
+    /// `fail_open` circuit breaker: after this many consecutive articles whose store call
+    /// failed (after retries), stop calling the store for `breaker_open_ms` and pass articles
+    /// as unique at once, while a background probe waits for the store to answer. 0 = off.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before the next background probe, in milliseconds.
+    pub breaker_open_ms: u64,
+    /// Event times further than this in the future (a `9999-12-31` placeholder, an embargo
+    /// date) are read as now + this skew, so one article cannot move the window and expire
+    /// everything held. Seconds.
+    pub max_future_skew_secs: u64,
     /// Redis store connection settings (used when `store = "redis"`).
     pub redis: RedisSettings,
 }
@@ -99,6 +109,9 @@ impl Default for DedupeSettings {
             on_store_error: StoreErrorPolicy::FailOpen,
             store_retries: 2,
             retry_backoff_ms: 100,
+            breaker_failures: 3,
+            breaker_open_ms: 5_000,
+            max_future_skew_secs: 3_600,
             redis: RedisSettings::default(),
         }
     }
@@ -312,6 +325,42 @@ pub enum StoreError {
     SignatureLength { got: usize, want: usize },
 }
 
+impl StoreError {
+    /// Whether the store is unavailable (worth waiting for: connection refused or dropped,
+    /// timeouts, a loading or failing-over server, rejected credentials or ACLs that an operator
+    /// will fix) rather than refusing this one call for good (a script error, a wrong key type,
+    /// a reply we cannot read). Only an outage pauses a `fail_closed` worker; a permanent error
+    /// costs one article its decision.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            StoreError::Timeout { .. } => true,
+            StoreError::Redis { source, .. } => {
+                use ::redis::{ErrorKind, RetryMethod, ServerErrorKind};
+                matches!(
+                    source.kind(),
+                    ErrorKind::AuthenticationFailed | ErrorKind::Server(ServerErrorKind::NoPerm)
+                ) || !matches!(source.retry_method(), RetryMethod::NoRetry)
+            }
+            StoreError::Protocol { .. }
+            | StoreError::Poisoned
+            | StoreError::SignatureLength { .. } => false,
+        }
+    }
+}
+
+/// The `fail_open` circuit breaker's state (see `DedupeSettings::breaker_failures`).
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: std::sync::atomic::AtomicU32,
+    /// Unix ms until which the store is skipped; 0 = closed.
+    open_until_ms: std::sync::atomic::AtomicI64,
+    probing: std::sync::atomic::AtomicBool,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// The index backend.
 pub enum Store {
     Memory(memory::MemoryStore),
@@ -370,22 +419,30 @@ impl Store {
 
 /// Store + fingerprinter + failure policy: what the worker calls.
 pub struct Deduper {
-    store: Store,
+    store: std::sync::Arc<Store>,
     fingerprinter: Fingerprinter,
     policy: StoreErrorPolicy,
     retries: u32,
     backoff: Duration,
+    breaker_failures: u32,
+    breaker_open_ms: i64,
+    max_future_skew_ms: i64,
+    breaker: std::sync::Arc<Breaker>,
     fail_open_count: AtomicU64,
 }
 
 impl Deduper {
     pub fn new(store: Store, s: &DedupeSettings) -> Self {
         Deduper {
-            store,
+            store: std::sync::Arc::new(store),
             fingerprinter: Fingerprinter::new(s),
             policy: s.on_store_error,
             retries: s.store_retries,
             backoff: Duration::from_millis(s.retry_backoff_ms),
+            breaker_failures: s.breaker_failures,
+            breaker_open_ms: s.breaker_open_ms as i64,
+            max_future_skew_ms: (s.max_future_skew_secs as i64).saturating_mul(1000),
+            breaker: std::sync::Arc::new(Breaker::default()),
             fail_open_count: AtomicU64::new(0),
         }
     }
@@ -428,16 +485,31 @@ impl Deduper {
         self.fail_open_count.load(Ordering::Relaxed)
     }
 
+    /// Whether the `fail_open` breaker is open (the store is being skipped).
+    pub fn breaker_open(&self) -> bool {
+        self.breaker.open_until_ms.load(Ordering::Relaxed) != 0
+    }
+
     /// `check_and_insert` with `store_retries` retries (exponential backoff),
     /// then the `on_store_error` policy: `fail_open` → `Ok(unique)` with
     /// `store_error: true`; `fail_closed` → `Err`, and the caller pauses
-    /// consumption and calls again later (the call is idempotent per id).
+    /// consumption and calls again later (the call is idempotent per id) when
+    /// [`StoreError::is_outage`], or gives up on this article when not.
+    ///
+    /// Event times more than `max_future_skew_secs` ahead of the wall clock are clamped to it.
+    /// Under `fail_open`, `breaker_failures` failed articles in a row open a circuit breaker:
+    /// articles pass at once, without waiting for the store, until a background probe
+    /// (every `breaker_open_ms`) finds it answering again.
     pub async fn decide(
         &self,
         article_id: &str,
         fp: &Fingerprint,
         event_time_ms: i64,
     ) -> Result<DedupeResult, StoreError> {
+        let event_time_ms = event_time_ms.min(now_ms().saturating_add(self.max_future_skew_ms));
+        if self.policy == StoreErrorPolicy::FailOpen && self.breaker_skips() {
+            return Ok(self.pass_open(article_id, None));
+        }
         let mut delay = self.backoff;
         let mut attempt = 0;
         loop {
@@ -446,20 +518,19 @@ impl Deduper {
                 .check_and_insert(article_id, fp, event_time_ms)
                 .await
             {
-                Ok(r) => return Ok(r),
-                Err(e @ (StoreError::SignatureLength { .. } | StoreError::Poisoned)) => {
-                    return Err(e);
+                Ok(r) => {
+                    self.breaker
+                        .consecutive_failures
+                        .store(0, Ordering::Relaxed);
+                    return Ok(r);
                 }
-                Err(e) if attempt >= self.retries => {
+                Err(e) if !e.is_outage() || attempt >= self.retries => {
+                    if e.is_outage() {
+                        self.record_failure();
+                    }
                     return match self.policy {
                         StoreErrorPolicy::FailClosed => Err(e),
-                        StoreErrorPolicy::FailOpen => {
-                            self.fail_open_count.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(article_id, error = %e, "dedupe store unavailable; passing article as unique (fail_open)");
-                            let mut r = DedupeResult::unique(article_id);
-                            r.store_error = true;
-                            Ok(r)
-                        }
+                        StoreErrorPolicy::FailOpen => Ok(self.pass_open(article_id, Some(&e))),
                     };
                 }
                 Err(e) => {
@@ -470,6 +541,71 @@ impl Deduper {
                 }
             }
         }
+    }
+
+    fn pass_open(&self, article_id: &str, error: Option<&StoreError>) -> DedupeResult {
+        self.fail_open_count.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = error {
+            tracing::warn!(article_id, error = %e, "dedupe store unavailable; passing article as unique (fail_open)");
+        }
+        let mut r = DedupeResult::unique(article_id);
+        r.store_error = true;
+        r
+    }
+
+    fn record_failure(&self) {
+        if self.breaker_failures == 0 || self.policy != StoreErrorPolicy::FailOpen {
+            return;
+        }
+        let failures = self
+            .breaker
+            .consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        if failures >= self.breaker_failures {
+            let until = now_ms() + self.breaker_open_ms;
+            if self.breaker.open_until_ms.swap(until, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    failures,
+                    open_ms = self.breaker_open_ms,
+                    "dedupe store keeps failing; skipping it (circuit breaker open, fail_open)"
+                );
+            }
+        }
+    }
+
+    /// True while the breaker is open. Once its period is over, one background probe pings the
+    /// store: an answer closes the breaker, a failure keeps it open for another period.
+    fn breaker_skips(&self) -> bool {
+        let until = self.breaker.open_until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return false;
+        }
+        if now_ms() >= until
+            && !self.breaker.probing.swap(true, Ordering::AcqRel)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = std::sync::Arc::clone(&self.store);
+            let breaker = std::sync::Arc::clone(&self.breaker);
+            let open_ms = self.breaker_open_ms;
+            runtime.spawn(async move {
+                match store.ping().await {
+                    Ok(()) => {
+                        breaker.consecutive_failures.store(0, Ordering::Relaxed);
+                        breaker.open_until_ms.store(0, Ordering::Relaxed);
+                        tracing::info!("dedupe store answers again; circuit breaker closed");
+                    }
+                    Err(error) => {
+                        breaker
+                            .open_until_ms
+                            .store(now_ms() + open_ms, Ordering::Relaxed);
+                        tracing::debug!(%error, "dedupe store probe failed; breaker stays open");
+                    }
+                }
+                breaker.probing.store(false, Ordering::Release);
+            });
+        }
+        true
     }
 }
 
@@ -495,6 +631,54 @@ mod tests {
         assert!(serde_json::from_str::<DedupeSettings>(r#"{"nope":1}"#).is_err());
         let out = serde_json::to_string(&parsed).unwrap();
         assert!(out.contains("[redacted]") && !out.contains("\"x\""));
+    }
+
+    #[tokio::test]
+    async fn a_future_event_time_does_not_expire_the_window() {
+        let s = DedupeSettings::default();
+        let d = Deduper::new(Store::Memory(memory::MemoryStore::new(&s)), &s);
+        let f = Fingerprinter::new(&s);
+        let story = "The central bank raised its main interest rate by a quarter point on Tuesday, citing persistent inflation in services and a tight labour market across the region.";
+        let now = now_ms();
+        assert!(
+            !d.decide("a", &f.fingerprint(story), now)
+                .await
+                .unwrap()
+                .is_duplicate()
+        );
+        // A 9999-12-31 placeholder: before the clamp it moved the watermark 8,000 years ahead
+        // and expired everything held.
+        let placeholder = 253_402_214_400_000;
+        let other = f.fingerprint("Completely different words about a football match in the rain, with two late goals and a red card.");
+        d.decide("embargoed", &other, placeholder).await.unwrap();
+        let copy = d
+            .decide("a-copy", &f.fingerprint(story), now)
+            .await
+            .unwrap();
+        assert!(copy.is_duplicate(), "{copy:?}");
+        assert_eq!(copy.duplicate_of.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn permanent_and_outage_errors_are_told_apart() {
+        assert!(StoreError::Timeout { op: "x", ms: 1 }.is_outage());
+        assert!(
+            !StoreError::Protocol {
+                op: "x",
+                detail: "y".into()
+            }
+            .is_outage()
+        );
+        assert!(!StoreError::SignatureLength { got: 1, want: 2 }.is_outage());
+        let io =
+            ::redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(
+            StoreError::Redis {
+                op: "x",
+                source: io
+            }
+            .is_outage()
+        );
     }
 
     #[test]

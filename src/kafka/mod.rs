@@ -3,6 +3,7 @@
 //! records ([`dead_letter`]).
 
 pub mod dead_letter;
+pub mod inbound;
 pub mod sink;
 pub mod source;
 
@@ -17,7 +18,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use secrecy::ExposeSecret;
 
-use crate::http::Health;
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::settings::{KafkaSettings, Settings};
 
@@ -93,6 +94,14 @@ pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
     config
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        // A typo in a topic name must fail, not create a topic nobody reads.
+        .set("allow.auto.create.topics", "false")
+        // Slightly above our own check (`output.max_record_bytes`, applied before enqueueing) so
+        // that an oversized record is caught by wiredesk with a reason, not by librdkafka.
+        .set(
+            "message.max.bytes",
+            (s.output.max_record_bytes + RECORD_OVERHEAD_BYTES).to_string(),
+        )
         .set("compression.type", &s.kafka.compression)
         .set("linger.ms", "5")
         .set(
@@ -105,10 +114,14 @@ pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
     Ok(config)
 }
 
+/// Framing librdkafka adds around one record (batch and record headers), above the value, key and
+/// headers that wiredesk measures.
+pub const RECORD_OVERHEAD_BYTES: usize = 16 * 1024;
+
 /// Pass-through keys may come from environment variables, which cannot carry dots
 /// (`WIREDESK__KAFKA__CONSUMER__FETCH_MIN_BYTES`). librdkafka property names never contain
 /// underscores, so underscores are read as dots.
-fn librdkafka_key(key: &str) -> String {
+pub(crate) fn librdkafka_key(key: &str) -> String {
     key.replace('_', ".")
 }
 
@@ -189,8 +202,21 @@ impl ConsumerContext for WorkerContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
+            // During a fail_closed store outage the worker has paused what it had; partitions
+            // assigned now must not start flowing either (they would only fill memory).
+            if self.health.store_paused.load(Ordering::Relaxed) && list.count() > 0 {
+                use rdkafka::consumer::Consumer;
+                match consumer.pause(list) {
+                    Ok(()) => {
+                        tracing::info!(message = "Newly assigned partitions paused: the dedupe store is down.", partitions = %describe(list))
+                    }
+                    Err(error) => {
+                        tracing::warn!(message = "Pausing newly assigned partitions failed.", %error)
+                    }
+                }
+            }
             self.metrics.rebalances.with_label_values(&["assign"]).inc();
             self.health.assigned.store(list.count(), Ordering::Relaxed);
             self.health.joined.store(true, Ordering::Relaxed);

@@ -8,7 +8,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 
+use tokio_util::sync::CancellationToken;
+
 use super::WorkerContext;
+use crate::error::RejectCode;
 use crate::metrics::Metrics;
 
 /// Which topic role a record goes to; a metric label.
@@ -55,8 +58,15 @@ impl Sink {
     }
 
     /// Hand a record to librdkafka and return its acknowledgement future. When the local queue is
-    /// full, wait and try again: that is backpressure, not an error.
-    pub async fn enqueue(&self, record: &OutRecord) -> Result<DeliveryFuture, KafkaError> {
+    /// full, wait and try again: that is backpressure, not an error. Gives up with
+    /// `KafkaError::Canceled` when `shutdown` is cancelled meanwhile (a broker outage must not
+    /// hold a shutdown past its drain deadline).
+    pub async fn enqueue(
+        &self,
+        record: &OutRecord,
+        shutdown: &CancellationToken,
+        mut waiting: impl FnMut(),
+    ) -> Result<DeliveryFuture, KafkaError> {
         loop {
             let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
             for (key, value) in &record.headers {
@@ -75,7 +85,11 @@ impl Sink {
             match self.producer.send_result(future_record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    waiting();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(KafkaError::Canceled),
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    }
                 }
                 Err((error, _)) => return Err(error),
             }
@@ -124,5 +138,69 @@ impl Sink {
 impl OutRecord {
     pub fn payload_len(&self) -> usize {
         self.payload.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Value + key + headers: what `output.max_record_bytes` limits.
+    pub fn size(&self) -> usize {
+        self.payload_len()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// Produce errors that no retry can fix, with the reason to dead-letter under. Everything else
+/// (timeouts, broker transport failures, leader changes, a full queue) is transient: retried.
+pub fn permanent(error: &KafkaError) -> Option<RejectCode> {
+    let code = match error {
+        KafkaError::MessageProduction(code) => *code,
+        _ => return None,
+    };
+    use RDKafkaErrorCode as C;
+    match code {
+        C::MessageSizeTooLarge | C::MessageBatchTooLarge | C::InvalidMessageSize => {
+            Some(RejectCode::OutputTooLarge)
+        }
+        C::TopicAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::InvalidRecord
+        | C::InvalidMessage
+        | C::InvalidTopic
+        | C::InvalidRequiredAcks
+        | C::PolicyViolation
+        | C::UnsupportedForMessageFormat
+        | C::UnknownTopic
+        | C::InvalidArgument
+        | C::BadMessage => Some(RejectCode::OutputRejected),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanent_produce_errors_are_classified() {
+        let e = |c| KafkaError::MessageProduction(c);
+        assert_eq!(
+            permanent(&e(RDKafkaErrorCode::MessageSizeTooLarge)),
+            Some(RejectCode::OutputTooLarge)
+        );
+        assert_eq!(
+            permanent(&e(RDKafkaErrorCode::TopicAuthorizationFailed)),
+            Some(RejectCode::OutputRejected)
+        );
+        assert_eq!(
+            permanent(&e(RDKafkaErrorCode::InvalidRecord)),
+            Some(RejectCode::OutputRejected)
+        );
+        assert_eq!(permanent(&e(RDKafkaErrorCode::MessageTimedOut)), None);
+        assert_eq!(permanent(&e(RDKafkaErrorCode::QueueFull)), None);
+        assert_eq!(permanent(&e(RDKafkaErrorCode::NotLeaderForPartition)), None);
+        assert_eq!(permanent(&KafkaError::Canceled), None);
     }
 }

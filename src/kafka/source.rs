@@ -1,67 +1,123 @@
-//! The consume loop: receive → detach → stages on a blocking thread → dedupe look-up → enqueue on
-//! the producer → wait for the acknowledgement → store the offset.
+//! The consume loop: receive → copy out ([`Inbound`]) → stages on the CPU pool → dedupe look-up
+//! → enqueue on the producer → wait for the acknowledgement → store the offset.
 //!
 //! Invariants, and why they hold:
 //! - **At-least-once.** An offset is stored only after the record(s) for that message were
 //!   acknowledged by the broker. Both queues below are `FuturesOrdered`, so results come out in
 //!   input order and an offset is never stored while an earlier message of its partition is still
-//!   pending. librdkafka commits stored offsets (auto-commit, on rebalance, on close). If the
-//!   process is killed at any point, the uncommitted tail is redelivered: duplicates, never loss.
+//!   pending. A message given up on while stopping (a store outage, a broker that does not answer
+//!   before the drain deadline) is *abandoned*: no offset of its partition at or above it is
+//!   stored afterwards. librdkafka commits stored offsets (auto-commit, on rebalance, on close).
+//!   If the process is killed at any point, the uncommitted tail is redelivered: duplicates,
+//!   never loss.
 //! - **Order.** Records are handed to the idempotent producer in input order, so output order per
 //!   input partition follows input order (a record that exhausts librdkafka's own retries and is
-//!   re-sent by us is the one exception; see README "Delivery semantics").
-//! - **Bounded memory.** At most `processing.max_in_flight` messages are between `recv` and their
-//!   acknowledgement; at the limit the loop stops fetching and librdkafka's bounded prefetch queue
-//!   fills instead (backpressure).
-//! - **Bad input never stops the worker.** Rejections become dead-letter records; stage panics are
-//!   caught in the pipeline. Only infrastructure failures that outlast their retries end the loop.
+//!   re-sent by us is the one exception; see docs/delivery.md).
+//! - **Bounded memory.** At most `processing.max_in_flight` messages and
+//!   `processing.max_in_flight_bytes` bytes are between `recv` and their acknowledgement, counting
+//!   those held back during a store outage; at the limit the loop stops fetching and librdkafka's
+//!   bounded prefetch queue fills instead (backpressure).
+//! - **Bad input never stops the worker.** Nothing here reads message content in a way that can
+//!   panic (headers are bytes; see [`Inbound`]). Rejections, and records the broker refuses for
+//!   good (too large, not authorized, invalid), become dead-letter records; stage panics are
+//!   caught in the pipeline. Only infrastructure failures that outlast their retries end the loop,
+//!   and then the process exits non-zero.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use rdkafka::Offset;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::DeliveryFuture;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::WorkerContext;
 use super::dead_letter;
-use super::sink::{Destination, OutRecord, Sink};
+use super::inbound::Inbound;
+use super::sink::{self, Destination, OutRecord, Sink};
 use crate::article::{Enriched, Provenance, SCHEMA_VERSION};
-use crate::dedupe::{DedupeStatus, Deduper, DuplicateAction};
-use crate::error::Rejection;
-use crate::http::Health;
+use crate::dedupe::{DedupeResult, DedupeStatus, Deduper, DuplicateAction, Fingerprint};
+use crate::error::{RejectCode, Rejection};
+use crate::health::{Health, now_ms};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::stage::{Pipeline, Processed};
 use crate::telemetry::spawn_blocking_in_span;
 
 /// Input headers carried to the output record (W3C trace context).
-const TRACE_HEADERS: &[&str] = &["traceparent", "tracestate"];
+const TRACE_HEADERS: &[&[u8]] = &[b"traceparent", b"tracestate"];
 
 type ProcessingFuture =
-    futures::future::BoxFuture<'static, (Arc<OwnedMessage>, Result<Processed, Rejection>)>;
+    futures::future::BoxFuture<'static, (Arc<Inbound>, Result<Processed, Rejection>)>;
 type DeliveringFuture = futures::future::BoxFuture<'static, Delivered>;
 
 /// A message whose records have been enqueued, with their acknowledgement results.
 struct Delivered {
-    message: Arc<OwnedMessage>,
-    results: Vec<(OutRecord, Result<(), rdkafka::error::KafkaError>)>,
+    message: Arc<Inbound>,
+    results: Vec<(OutRecord, Result<(), KafkaError>)>,
+}
+
+/// Why a message's handling ended without its offset being stored.
+enum Stop {
+    /// Given up while stopping (shutdown or drain deadline): redelivered after restart.
+    Abandoned,
+    /// An infrastructure failure that outlasted its retries: the worker exits non-zero.
+    Fatal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(error: anyhow::Error) -> Self {
+        Stop::Fatal(error)
+    }
+}
+
+/// What the loop holds besides the two queues: messages held back during a store outage, bytes
+/// in flight, and the partitions whose offsets may no longer move.
+#[derive(Default)]
+struct Flow {
+    held: VecDeque<Arc<Inbound>>,
+    bytes: usize,
+    /// Lowest abandoned offset per input partition.
+    abandoned: HashMap<(String, i32), i64>,
+}
+
+impl Flow {
+    fn abandon(&mut self, message: &Inbound) {
+        let slot = self
+            .abandoned
+            .entry((message.topic.clone(), message.partition))
+            .or_insert(message.offset);
+        *slot = (*slot).min(message.offset);
+    }
+
+    fn may_store(&self, message: &Inbound) -> bool {
+        self.abandoned
+            .get(&(message.topic.clone(), message.partition))
+            .is_none_or(|&lowest| message.offset < lowest)
+    }
+
+    fn release(&mut self, message: &Inbound) {
+        self.bytes = self.bytes.saturating_sub(message.size());
+    }
 }
 
 pub struct Worker {
     pub settings: Arc<Settings>,
-    pub consumer: StreamConsumer<WorkerContext>,
+    pub consumer: Arc<StreamConsumer<WorkerContext>>,
     pub sink: Arc<Sink>,
     pub pipeline: Arc<Pipeline>,
     pub deduper: Option<Arc<Deduper>>,
     pub metrics: Metrics,
     pub health: Arc<Health>,
+    /// Bounds how many articles run through the stages at once (`processing.worker_threads`).
+    pub cpu: Arc<Semaphore>,
 }
 
 impl Worker {
@@ -80,45 +136,58 @@ impl Worker {
         tracing::info!(message = "Worker started.", input = %self.settings.topics.input, output = %self.settings.topics.output, stages = ?self.pipeline.stage_names());
 
         let max_in_flight = self.settings.processing.max_in_flight;
+        let max_bytes = self.settings.processing.max_in_flight_bytes;
         let mut processing: FuturesOrdered<ProcessingFuture> = FuturesOrdered::new();
         let mut delivering: FuturesOrdered<DeliveringFuture> = FuturesOrdered::new();
-        // Messages received while the dedupe store was down (fail_closed); processed first on recovery.
-        let mut held: VecDeque<OwnedMessage> = VecDeque::new();
+        let mut flow = Flow::default();
         let mut outcome: anyhow::Result<()> = Ok(());
+        // Wakes the loop when nothing else does, so liveness sees it turn.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
         loop {
-            let in_flight = processing.len() + delivering.len();
-            self.set_in_flight(in_flight);
-            if in_flight < max_in_flight
-                && let Some(message) = held.pop_front()
+            self.health.turned();
+            let active = processing.len() + delivering.len();
+            let count = active + flow.held.len();
+            self.set_in_flight(count, flow.bytes);
+            // Messages held during a store outage go first, in order, once there is room.
+            if active < max_in_flight
+                && let Some(message) = flow.held.pop_front()
             {
                 processing.push_back(self.spawn_process(message));
                 continue;
             }
+            let room = count < max_in_flight && flow.bytes < max_bytes;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some(delivered) = delivering.next() => {
-                    if let Err(error) = self.complete(delivered).await {
-                        outcome = Err(error);
-                        break;
+                    let message = Arc::clone(&delivered.message);
+                    match self.complete(delivered, &mut flow, &shutdown).await {
+                        Ok(()) => {}
+                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
+                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                     }
                 }
                 Some((message, result)) = processing.next() => {
-                    match self.route(&message, result, &shutdown, &mut held).await {
-                        Ok(Some(records)) => match self.enqueue_all(message, records).await {
-                            Ok(future) => delivering.push_back(future),
-                            Err(error) => { outcome = Err(error); break; }
-                        },
-                        Ok(None) => break, // shutdown while the dedupe store was down
-                        Err(error) => { outcome = Err(error); break; }
+                    let routed = self.route(&message, result, &shutdown, &mut flow).await;
+                    let records = match routed {
+                        Ok(records) => records,
+                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
+                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
+                    };
+                    match self.enqueue_all(Arc::clone(&message), records, &shutdown).await {
+                        Ok(future) => delivering.push_back(future),
+                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
+                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                     }
                 }
-                received = self.consumer.recv(), if in_flight < max_in_flight => match received {
+                received = self.consumer.recv(), if room => match received {
                     Ok(message) => {
-                        let message = message.detach();
-                        self.metrics.messages_consumed.with_label_values(&[message.topic()]).inc();
-                        self.metrics.bytes_consumed.with_label_values(&[message.topic()]).inc_by(message.payload().map_or(0, <[u8]>::len) as u64);
+                        let message = Arc::new(Inbound::from_borrowed(&message));
+                        self.metrics.messages_consumed.with_label_values(&[message.topic.as_str()]).inc();
+                        self.metrics.bytes_consumed.with_label_values(&[message.topic.as_str()]).inc_by(message.payload.as_ref().map_or(0, Vec::len) as u64);
+                        flow.bytes += message.size();
                         processing.push_back(self.spawn_process(message));
                     }
                     Err(error) => {
@@ -127,36 +196,42 @@ impl Worker {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
+                _ = tick.tick() => {}
             }
         }
 
+        // A fatal error stops at once (nothing after the failed message may be stored anyway);
+        // otherwise finish what is in flight within the grace period. Either way, commit what
+        // was acknowledged.
         if outcome.is_ok() {
-            self.drain(&mut processing, &mut delivering, &mut held)
-                .await?;
+            self.drain(&mut processing, &mut delivering, &mut flow)
+                .await;
         }
-        self.finish();
+        self.finish().await;
         self.health.stopped.store(true, Ordering::Relaxed);
         outcome
     }
 
-    /// After SIGTERM: take nothing new, finish what is in flight within the grace period.
+    /// After SIGTERM: take nothing new, finish what is in flight within the grace period. Any
+    /// message given up on is abandoned: later offsets of its partition are not stored.
     async fn drain(
         &self,
         processing: &mut FuturesOrdered<ProcessingFuture>,
         delivering: &mut FuturesOrdered<DeliveringFuture>,
-        held: &mut VecDeque<OwnedMessage>,
-    ) -> anyhow::Result<()> {
+        flow: &mut Flow,
+    ) {
         let grace = Duration::from_millis(self.settings.shutdown.drain_timeout_ms);
+        // Held messages were never started: they are redelivered.
+        while let Some(message) = flow.held.pop_front() {
+            flow.abandon(&message);
+        }
         tracing::info!(
             message = "Draining in-flight work.",
             in_flight = processing.len() + delivering.len(),
             grace_ms = grace.as_millis() as u64
         );
-        let deadline = tokio::time::sleep(grace);
-        tokio::pin!(deadline);
-        // During the drain the dedupe store may be down (fail_closed), and `route` then waits inside
-        // a select arm where the deadline arm cannot fire; this token, cancelled by a timer at the
-        // deadline, makes it give up so the drain never outlasts its grace period.
+        // Every wait below (store outage, full producer queue, re-send back-off) watches this
+        // token, cancelled at the deadline, so the drain never outlasts its grace period.
         let give_up = CancellationToken::new();
         let _timer = {
             let give_up = give_up.clone();
@@ -166,85 +241,128 @@ impl Worker {
             }))
         };
         loop {
-            self.set_in_flight(processing.len() + delivering.len());
+            self.health.turned();
+            self.set_in_flight(processing.len() + delivering.len(), flow.bytes);
             if processing.is_empty() && delivering.is_empty() {
                 tracing::info!(message = "Drain complete.");
-                return Ok(());
+                return;
             }
             tokio::select! {
                 biased;
-                _ = &mut deadline => {
-                    give_up.cancel();
+                _ = give_up.cancelled() => {
                     tracing::warn!(message = "Drain grace period over; unfinished messages will be redelivered.", left = processing.len() + delivering.len());
-                    return Ok(());
+                    return;
                 }
-                Some(delivered) = delivering.next() => self.complete(delivered).await?,
+                Some(delivered) = delivering.next() => {
+                    let message = Arc::clone(&delivered.message);
+                    match self.complete(delivered, flow, &give_up).await {
+                        Ok(()) => {}
+                        Err(Stop::Abandoned) => flow.abandon(&message),
+                        Err(Stop::Fatal(error)) => {
+                            tracing::error!(message = "Giving up on a record during the drain; it will be redelivered.", error = format!("{error:#}"));
+                            flow.abandon(&message);
+                        }
+                    }
+                }
                 Some((message, result)) = processing.next() => {
-                    match self.route(&message, result, &give_up, held).await? {
-                        Some(records) => delivering.push_back(self.enqueue_all(message, records).await?),
-                        None => return Ok(()),
+                    if !flow.may_store(&message) {
+                        continue; // its partition already stopped: no point producing it
+                    }
+                    let records = match self.route(&message, result, &give_up, flow).await {
+                        Ok(records) => records,
+                        Err(_) => { flow.abandon(&message); continue; }
+                    };
+                    match self.enqueue_all(Arc::clone(&message), records, &give_up).await {
+                        Ok(future) => delivering.push_back(future),
+                        Err(_) => flow.abandon(&message),
                     }
                 }
             }
         }
     }
 
-    /// Commit what was stored and flush the producer. Called on every exit path.
-    fn finish(&self) {
-        match self.consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => tracing::info!(message = "Final offsets committed."),
-            Err(rdkafka::error::KafkaError::ConsumerCommit(
-                rdkafka::types::RDKafkaErrorCode::NoOffset,
-            )) => {}
-            Err(error) => {
+    /// Commit what was stored and flush the producer. Called on every exit path; each step is
+    /// bounded in time, so an unreachable broker cannot hold the exit.
+    async fn finish(&self) {
+        let consumer = Arc::clone(&self.consumer);
+        let commit =
+            tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync));
+        match tokio::time::timeout(Duration::from_secs(10), commit).await {
+            Ok(Ok(Ok(()))) => tracing::info!(message = "Final offsets committed."),
+            Ok(Ok(Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)))) => {
+            }
+            Ok(Ok(Err(error))) => {
                 self.metrics.commit_failures.inc();
                 tracing::warn!(message = "Final commit failed; uncommitted messages will be redelivered.", %error);
             }
+            Ok(Err(error)) => tracing::warn!(message = "Final commit task failed.", %error),
+            Err(_) => {
+                self.metrics.commit_failures.inc();
+                tracing::warn!(
+                    message = "Final commit timed out; uncommitted messages will be redelivered."
+                );
+            }
         }
-        if let Err(error) = self.sink.flush(Duration::from_secs(10)) {
-            tracing::warn!(message = "Producer flush failed.", %error);
+        let sink = Arc::clone(&self.sink);
+        let flush = tokio::task::spawn_blocking(move || sink.flush(Duration::from_secs(10)));
+        match tokio::time::timeout(Duration::from_secs(11), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(message = "Producer flush failed.", %error),
+            _ => tracing::warn!(message = "Producer flush did not finish in time."),
         }
     }
 
-    fn set_in_flight(&self, n: usize) {
+    fn set_in_flight(&self, n: usize, bytes: usize) {
         self.metrics.in_flight.set(n as i64);
+        self.metrics.in_flight_bytes.set(bytes as i64);
         self.health.in_flight.store(n, Ordering::Relaxed);
-        let full = n >= self.settings.processing.max_in_flight;
+        let full = n >= self.settings.processing.max_in_flight
+            || bytes >= self.settings.processing.max_in_flight_bytes;
         self.metrics.paused.set(i64::from(
-            full || !self.health.store_ok.load(Ordering::Relaxed),
+            full || self.health.store_paused.load(Ordering::Relaxed),
         ));
+        if let Some(deduper) = &self.deduper {
+            self.metrics
+                .breaker_open
+                .set(i64::from(deduper.breaker_open()));
+        }
     }
 
-    /// Run the pipeline on a blocking thread. The message is shared so that even a panic outside
-    /// the pipeline's own `catch_unwind` cannot lose it.
-    fn spawn_process(&self, message: OwnedMessage) -> ProcessingFuture {
-        let message = Arc::new(message);
+    /// Run the pipeline on the CPU pool: at most `processing.worker_threads` articles at once,
+    /// each on a blocking thread so CPU work never sits on the async reactor. The message is
+    /// shared so that even a panic outside the pipeline's own `catch_unwind` cannot lose it.
+    fn spawn_process(&self, message: Arc<Inbound>) -> ProcessingFuture {
         let pipeline = Arc::clone(&self.pipeline);
         let for_task = Arc::clone(&message);
         let metrics = self.metrics.clone();
-        let span = tracing::debug_span!("article", topic = %message.topic(), partition = message.partition(), offset = message.offset());
-        let _guard = span.enter();
-        let handle = spawn_blocking_in_span(move || {
-            let provenance = Provenance {
-                topic: Some(for_task.topic().to_owned()),
-                partition: Some(for_task.partition()),
-                offset: Some(for_task.offset()),
-                timestamp_ms: for_task.timestamp().to_millis(),
-                file: None,
-                line: None,
-                processed_at: chrono::Utc::now()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
-            };
-            pipeline.process(for_task.payload().unwrap_or_default(), provenance)
-        });
+        let cpu = Arc::clone(&self.cpu);
+        let span = tracing::debug_span!("article", topic = %message.topic, partition = message.partition, offset = message.offset);
         Box::pin(async move {
+            // FIFO: articles enter the pool in the order they were received.
+            let _permit = cpu.acquire_owned().await.ok();
+            let handle = {
+                let _guard = span.enter();
+                spawn_blocking_in_span(move || {
+                    let provenance = Provenance {
+                        topic: Some(for_task.topic.clone()),
+                        partition: Some(for_task.partition),
+                        offset: Some(for_task.offset),
+                        timestamp_ms: for_task.timestamp_ms,
+                        file: None,
+                        line: None,
+                        processed_at: chrono::Utc::now()
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    };
+                    pipeline.process(for_task.payload.as_deref().unwrap_or_default(), provenance)
+                })
+            };
             let result = match handle.await {
                 Ok(result) => result,
                 Err(error) => {
                     metrics.stage_errors.with_label_values(&["pipeline"]).inc();
                     Err(Rejection::new(
-                        crate::error::RejectCode::StagePanicked,
+                        RejectCode::StagePanicked,
                         format!("processing task failed: {error}"),
                     )
                     .at("pipeline"))
@@ -254,31 +372,43 @@ impl Worker {
         })
     }
 
-    /// Decide what to publish for one processed message, in input order. `Ok(None)` means shutdown
-    /// arrived while waiting for the dedupe store; the message is left for redelivery.
+    /// The dead letter for `message`, fitted to `output.max_record_bytes`.
+    fn dead_letter(&self, message: &Inbound, rejection: &Rejection) -> OutRecord {
+        crate::events::article_rejected(
+            &self.metrics,
+            rejection,
+            &message.topic,
+            message.partition,
+            message.offset,
+        );
+        dead_letter::record(
+            &self.settings.topics.dead_letter,
+            dead_letter::Source {
+                topic: &message.topic,
+                partition: message.partition,
+                offset: message.offset,
+                key: message.key.as_deref(),
+                payload: message.payload.as_deref(),
+                headers: message.headers_lossy(),
+            },
+            rejection,
+            self.settings.output.max_record_bytes,
+        )
+    }
+
+    /// Decide what to publish for one processed message, in input order. `Err(Abandoned)` means
+    /// `stop` was cancelled while waiting for the dedupe store; the message is left for
+    /// redelivery.
     async fn route(
         &self,
-        message: &OwnedMessage,
+        message: &Inbound,
         result: Result<Processed, Rejection>,
-        shutdown: &CancellationToken,
-        held: &mut VecDeque<OwnedMessage>,
-    ) -> anyhow::Result<Option<Vec<OutRecord>>> {
+        stop: &CancellationToken,
+        flow: &mut Flow,
+    ) -> Result<Vec<OutRecord>, Stop> {
         let processed = match result {
             Ok(processed) => processed,
-            Err(rejection) => {
-                crate::events::article_rejected(
-                    &self.metrics,
-                    &rejection,
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                );
-                return Ok(Some(vec![dead_letter::record(
-                    &self.settings.topics.dead_letter,
-                    source_of(message),
-                    &rejection,
-                )]));
-            }
+            Err(rejection) => return Ok(vec![self.dead_letter(message, &rejection)]),
         };
         let Processed {
             mut doc,
@@ -286,11 +416,9 @@ impl Worker {
         } = processed;
         let mut destination = Destination::Output;
         if let (Some(deduper), Some(fingerprint)) = (&self.deduper, fingerprint) {
-            let Some(decision) = self
-                .dedupe(deduper, &doc, &fingerprint, shutdown, held)
-                .await
-            else {
-                return Ok(None);
+            let decision = match self.dedupe(deduper, &doc, &fingerprint, stop, flow).await? {
+                Ok(decision) => decision,
+                Err(rejection) => return Ok(vec![self.dead_letter(message, &rejection)]),
             };
             if decision.status == DedupeStatus::Duplicate {
                 let action = self.settings.dedupe.action;
@@ -302,7 +430,7 @@ impl Worker {
                     origin_of(message),
                 );
                 match action {
-                    DuplicateAction::Drop => return Ok(Some(Vec::new())),
+                    DuplicateAction::Drop => return Ok(Vec::new()),
                     DuplicateAction::Tag => {}
                     DuplicateAction::Route => destination = Destination::Duplicates,
                 }
@@ -313,29 +441,34 @@ impl Worker {
             Destination::Duplicates => &self.settings.topics.duplicates,
             _ => &self.settings.topics.output,
         };
-        Ok(Some(vec![output_record(
+        match output_record(
             doc,
             message,
             topic,
             destination,
             self.settings.output.include_text,
-        )?]))
+        ) {
+            Ok(record) => Ok(vec![record]),
+            Err(rejection) => Ok(vec![self.dead_letter(message, &rejection)]),
+        }
     }
 
     /// Look the fingerprint up. Under `fail_closed`, a store outage pauses consumption here until
-    /// the store answers again; messages that arrive meanwhile are held, not dropped.
+    /// the store answers again; messages that arrive meanwhile are held (within the in-flight
+    /// bounds), not dropped. A permanent store error for this article is a rejection
+    /// (`store_rejected`), not an outage.
     async fn dedupe(
         &self,
         deduper: &Deduper,
         doc: &Enriched,
-        fingerprint: &crate::dedupe::Fingerprint,
-        shutdown: &CancellationToken,
-        held: &mut VecDeque<OwnedMessage>,
-    ) -> Option<crate::dedupe::DedupeResult> {
+        fingerprint: &Fingerprint,
+        stop: &CancellationToken,
+        flow: &mut Flow,
+    ) -> Result<Result<DedupeResult, Rejection>, Stop> {
         let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
-        let mut paused_partitions = None;
+        let mut paused = false;
         loop {
-            let started = Instant::now();
+            let started = std::time::Instant::now();
             let result = deduper
                 .decide(&doc.id, fingerprint, doc.event_time_ms())
                 .await;
@@ -357,11 +490,8 @@ impl Worker {
                         .up
                         .with_label_values(&["dedupe_store"])
                         .set(if decision.store_error { 0.0 } else { 1.0 });
-                    if let Some(partitions) = paused_partitions.take() {
-                        if let Err(error) = self.consumer.resume(&partitions) {
-                            tracing::warn!(message = "Resuming partitions failed.", %error);
-                        }
-                        tracing::info!(message = "Dedupe store is back; consumption resumed.");
+                    if paused {
+                        self.resume_after_outage();
                     }
                     if let Some(n) = deduper.entries() {
                         self.metrics.dedupe_entries.set(n as i64);
@@ -369,7 +499,21 @@ impl Worker {
                     if let Some(n) = deduper.approx_bytes() {
                         self.metrics.dedupe_bytes.set(n as i64);
                     }
-                    return Some(decision);
+                    return Ok(Ok(decision));
+                }
+                Err(error) if !error.is_outage() => {
+                    if paused {
+                        self.resume_after_outage();
+                    }
+                    self.metrics
+                        .dedupe_store_errors
+                        .with_label_values(&["fail_closed"])
+                        .inc();
+                    return Ok(Err(Rejection::new(
+                        RejectCode::StoreRejected,
+                        format!("dedupe store refused this article: {error}"),
+                    )
+                    .at("dedupe")));
                 }
                 Err(error) => {
                     self.metrics
@@ -381,29 +525,25 @@ impl Worker {
                         .with_label_values(&["dedupe_store"])
                         .set(0.0);
                     self.health.store_ok.store(false, Ordering::Relaxed);
-                    self.metrics.paused.set(1);
-                    if paused_partitions.is_none() {
+                    if !paused {
                         tracing::error!(message = "Dedupe store unavailable; pausing consumption (on_store_error = fail_closed).", %error);
-                        if let Ok(assignment) = self.consumer.assignment() {
-                            if let Err(error) = self.consumer.pause(&assignment) {
-                                tracing::warn!(message = "Pausing partitions failed.", %error);
+                        // Set first: partitions assigned from now on are paused by the
+                        // rebalance callback.
+                        self.health.store_paused.store(true, Ordering::Relaxed);
+                        self.metrics.paused.set(1);
+                        match self.consumer.assignment() {
+                            Ok(assignment) => {
+                                if let Err(error) = self.consumer.pause(&assignment) {
+                                    tracing::warn!(message = "Pausing partitions failed.", %error);
+                                }
                             }
-                            paused_partitions = Some(assignment);
+                            Err(error) => {
+                                tracing::warn!(message = "Reading the assignment failed.", %error)
+                            }
                         }
+                        paused = true;
                     }
-                    // Keep polling while paused so the group membership stays alive; anything
-                    // already fetched is held in order.
-                    let sleep = tokio::time::sleep(backoff);
-                    tokio::pin!(sleep);
-                    loop {
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return None,
-                            _ = &mut sleep => break,
-                            received = self.consumer.recv() => if let Ok(message) = received {
-                                held.push_back(message.detach());
-                            },
-                        }
-                    }
+                    self.wait_paused(backoff, stop, flow).await?;
                     backoff = (backoff * 2).min(Duration::from_millis(
                         self.settings.delivery.retry_max_backoff_ms,
                     ));
@@ -412,15 +552,81 @@ impl Worker {
         }
     }
 
+    fn resume_after_outage(&self) {
+        self.health.store_paused.store(false, Ordering::Relaxed);
+        match self.consumer.assignment() {
+            Ok(assignment) => {
+                if let Err(error) = self.consumer.resume(&assignment) {
+                    tracing::warn!(message = "Resuming partitions failed.", %error);
+                }
+            }
+            Err(error) => tracing::warn!(message = "Reading the assignment failed.", %error),
+        }
+        tracing::info!(message = "Dedupe store is back; consumption resumed.");
+    }
+
+    /// While paused: keep polling so the group membership stays alive (rebalance callbacks run
+    /// inside `recv`). Anything already fetched is held in order while the in-flight bounds
+    /// allow; a message beyond them is let go and its partition rewound to it, so it is fetched
+    /// again after the pause instead of filling memory.
+    async fn wait_paused(
+        &self,
+        backoff: Duration,
+        stop: &CancellationToken,
+        flow: &mut Flow,
+    ) -> Result<(), Stop> {
+        let sleep = tokio::time::sleep(backoff);
+        tokio::pin!(sleep);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            self.health.turned();
+            tokio::select! {
+                _ = stop.cancelled() => return Err(Stop::Abandoned),
+                _ = &mut sleep => return Ok(()),
+                _ = tick.tick() => {}
+                received = self.consumer.recv() => if let Ok(message) = received {
+                    let message = Inbound::from_borrowed(&message);
+                    let count = flow.held.len() + 1;
+                    let full = count > self.settings.processing.max_in_flight
+                        || flow.bytes + message.size() > self.settings.processing.max_in_flight_bytes;
+                    if full {
+                        self.consumer
+                            .seek(&message.topic, message.partition, Offset::Offset(message.offset), Duration::ZERO)
+                            .map_err(|error| anyhow!("rewinding {}/{} to offset {} while paused: {error}", message.topic, message.partition, message.offset))?;
+                    } else {
+                        flow.bytes += message.size();
+                        flow.held.push_back(Arc::new(message));
+                    }
+                },
+            }
+        }
+    }
+
     /// Hand the records to the producer in order and return a future of their acknowledgements.
+    /// A record the producer refuses for good is replaced by a dead letter for its message.
     async fn enqueue_all(
         &self,
-        message: Arc<OwnedMessage>,
+        message: Arc<Inbound>,
         records: Vec<OutRecord>,
-    ) -> anyhow::Result<DeliveringFuture> {
+        stop: &CancellationToken,
+    ) -> Result<DeliveringFuture, Stop> {
         let mut pending: Vec<(OutRecord, DeliveryFuture)> = Vec::with_capacity(records.len());
         for record in records {
-            let delivery = self.enqueue_with_retry(&record).await?;
+            let record = self.fit(&message, record);
+            let delivery = match self.send(&record, stop).await {
+                Ok(delivery) => delivery,
+                Err(SendError::Permanent(code, error)) => {
+                    let dead = self.refused(&message, &record, code, &error)?;
+                    match self.send(&dead, stop).await {
+                        Ok(delivery) => {
+                            pending.push((dead, delivery));
+                            continue;
+                        }
+                        Err(error) => return Err(self.dead_letter_failed(&message, error)),
+                    }
+                }
+                Err(SendError::Stop(stop)) => return Err(stop),
+            };
             pending.push((record, delivery));
         }
         let sink = Arc::clone(&self.sink);
@@ -436,137 +642,229 @@ impl Worker {
         }))
     }
 
-    async fn enqueue_with_retry(&self, record: &OutRecord) -> anyhow::Result<DeliveryFuture> {
+    /// An enriched record over `output.max_record_bytes` becomes a dead letter before the
+    /// producer sees it (dead letters are fitted when built).
+    fn fit(&self, message: &Inbound, record: OutRecord) -> OutRecord {
+        let max = self.settings.output.max_record_bytes;
+        if record.destination == Destination::DeadLetter || record.size() <= max {
+            return record;
+        }
+        let rejection = Rejection::new(
+            RejectCode::OutputTooLarge,
+            format!(
+                "the enriched record is {} bytes, the limit (output.max_record_bytes) is {max}",
+                record.size()
+            ),
+        )
+        .at("output");
+        self.dead_letter(message, &rejection)
+    }
+
+    /// The dead letter that replaces a record refused for good; a refused dead letter is fatal.
+    fn refused(
+        &self,
+        message: &Inbound,
+        record: &OutRecord,
+        code: RejectCode,
+        error: &KafkaError,
+    ) -> Result<OutRecord, Stop> {
+        if record.destination == Destination::DeadLetter {
+            return Err(self.dead_letter_failed(message, SendError::Permanent(code, error.clone())));
+        }
+        let rejection = Rejection::new(
+            code,
+            format!(
+                "the broker refused the record for topic `{}`: {error}",
+                record.topic
+            ),
+        )
+        .at("output");
+        Ok(self.dead_letter(message, &rejection))
+    }
+
+    fn dead_letter_failed(&self, message: &Inbound, error: SendError) -> Stop {
+        match error {
+            SendError::Stop(stop) => stop,
+            SendError::Permanent(_, error) => Stop::Fatal(anyhow!(
+                "the dead-letter topic `{}` refused the dead letter for {}/{}/{}: {error}; stopping without committing it",
+                self.settings.topics.dead_letter,
+                message.topic,
+                message.partition,
+                message.offset
+            )),
+        }
+    }
+
+    /// Enqueue one record, retrying transient refusals with back-off; gives up when `stop` is
+    /// cancelled (abandon) or after `delivery.max_resends` attempts (fatal).
+    async fn send(
+        &self,
+        record: &OutRecord,
+        stop: &CancellationToken,
+    ) -> Result<DeliveryFuture, SendError> {
         let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
         let mut attempt = 0;
         loop {
-            match self.sink.enqueue(record).await {
+            let health = &self.health;
+            match self.sink.enqueue(record, stop, || health.turned()).await {
                 Ok(delivery) => return Ok(delivery),
-                Err(error) if attempt < self.settings.delivery.max_resends => {
+                Err(KafkaError::Canceled) => return Err(SendError::Stop(Stop::Abandoned)),
+                Err(error) => {
+                    if let Some(code) = sink::permanent(&error) {
+                        return Err(SendError::Permanent(code, error));
+                    }
+                    if attempt >= self.settings.delivery.max_resends {
+                        return Err(SendError::Stop(Stop::Fatal(anyhow!(
+                            "cannot hand a record for topic `{}` to the producer: {error}",
+                            record.topic
+                        ))));
+                    }
                     attempt += 1;
                     self.metrics
                         .kafka_errors
                         .with_label_values(&["producer"])
                         .inc();
                     tracing::warn!(message = "Producer refused a record; retrying.", %error, topic = %record.topic, attempt);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(
-                        self.settings.delivery.retry_max_backoff_ms,
-                    ));
+                    self.backoff(&mut backoff, stop)
+                        .await
+                        .map_err(SendError::Stop)?;
                 }
-                Err(error) => bail!(
-                    "cannot hand a record for topic `{}` to the producer: {error}",
-                    record.topic
-                ),
             }
         }
     }
 
-    /// All records of the oldest in-flight message are settled: re-send failures (in order), then
-    /// store the offset. An `Err` means a record could not be delivered at all: stop without
-    /// storing, so it is redelivered after restart.
-    async fn complete(&self, delivered: Delivered) -> anyhow::Result<()> {
+    async fn backoff(&self, backoff: &mut Duration, stop: &CancellationToken) -> Result<(), Stop> {
+        self.health.turned();
+        tokio::select! {
+            _ = stop.cancelled() => return Err(Stop::Abandoned),
+            _ = tokio::time::sleep(*backoff) => {}
+        }
+        self.health.turned();
+        *backoff = (*backoff * 2).min(Duration::from_millis(
+            self.settings.delivery.retry_max_backoff_ms,
+        ));
+        Ok(())
+    }
+
+    /// All records of the oldest in-flight message are settled: re-send transient failures (in
+    /// order), dead-letter permanent ones, then store the offset unless its partition was
+    /// abandoned. An `Err` means the message could not be settled: its offset is not stored.
+    async fn complete(
+        &self,
+        delivered: Delivered,
+        flow: &mut Flow,
+        stop: &CancellationToken,
+    ) -> Result<(), Stop> {
         let Delivered { message, results } = delivered;
+        flow.release(&message);
         for (record, result) in results {
-            if let Err(error) = result {
-                tracing::warn!(message = "Record not acknowledged; re-sending.", %error, topic = %record.topic, source_partition = message.partition(), source_offset = message.offset());
-                self.resend(&record).await?;
+            let Err(error) = result else { continue };
+            if let Some(code) = sink::permanent(&error) {
+                let dead = self.refused(&message, &record, code, &error)?;
+                self.resend(&message, dead, stop).await?;
+            } else {
+                tracing::warn!(message = "Record not acknowledged; re-sending.", %error, topic = %record.topic, source_partition = message.partition, source_offset = message.offset);
+                self.resend(&message, record, stop).await?;
             }
         }
-        if let Err(error) =
-            self.consumer
-                .store_offset(message.topic(), message.partition(), message.offset())
-        {
-            // Typically the partition was revoked meanwhile: its new owner re-reads from the last
-            // commit, so at-least-once still holds.
-            tracing::debug!(message = "Offset not stored.", %error, topic = message.topic(), partition = message.partition(), offset = message.offset());
+        if flow.may_store(&message) {
+            if let Err(error) =
+                self.consumer
+                    .store_offset(&message.topic, message.partition, message.offset)
+            {
+                // Typically the partition was revoked meanwhile: its new owner re-reads from the
+                // last commit, so at-least-once still holds.
+                tracing::debug!(message = "Offset not stored.", %error, topic = %message.topic, partition = message.partition, offset = message.offset);
+            }
         }
-        if let Some(ts) = message.timestamp().to_millis() {
-            let seconds = (crate::http::now_ms() - ts).max(0) as f64 / 1000.0;
+        if let Some(ts) = message.timestamp_ms {
+            let seconds = (now_ms() - ts).max(0) as f64 / 1000.0;
             self.metrics.end_to_end.observe(seconds);
         }
-        let now = crate::http::now_ms();
-        self.metrics.last_progress.set(now as f64 / 1000.0);
+        self.metrics.last_progress.set(now_ms() as f64 / 1000.0);
         self.health.progress();
         self.health.broker_seen();
         Ok(())
     }
 
-    async fn resend(&self, record: &OutRecord) -> anyhow::Result<()> {
+    /// Send one record again until acknowledged. A permanent refusal of an enriched record turns
+    /// it into a dead letter (sent the same way); of a dead letter, it is fatal.
+    async fn resend(
+        &self,
+        message: &Inbound,
+        mut record: OutRecord,
+        stop: &CancellationToken,
+    ) -> Result<(), Stop> {
         let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
         for attempt in 1..=self.settings.delivery.max_resends {
-            tokio::time::sleep(backoff).await;
-            let delivery = self.enqueue_with_retry(record).await?;
-            match self
-                .sink
-                .acknowledged(delivery, record.destination, record.payload_len())
-                .await
-            {
+            self.backoff(&mut backoff, stop).await?;
+            self.metrics
+                .resends
+                .with_label_values(&[record.destination.as_str()])
+                .inc();
+            let delivery = match self.send(&record, stop).await {
+                Ok(delivery) => delivery,
+                Err(SendError::Stop(stop)) => return Err(stop),
+                Err(SendError::Permanent(code, error)) => {
+                    record = self.refused(message, &record, code, &error)?;
+                    continue;
+                }
+            };
+            let acknowledged = tokio::select! {
+                _ = stop.cancelled() => return Err(Stop::Abandoned),
+                acknowledged = self.sink.acknowledged(delivery, record.destination, record.payload_len()) => acknowledged,
+            };
+            match acknowledged {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     tracing::warn!(message = "Re-send failed.", %error, topic = %record.topic, attempt);
-                    backoff = (backoff * 2).min(Duration::from_millis(
-                        self.settings.delivery.retry_max_backoff_ms,
-                    ));
+                    if let Some(code) = sink::permanent(&error) {
+                        record = self.refused(message, &record, code, &error)?;
+                    }
                 }
             }
         }
-        bail!(
+        Err(Stop::Fatal(anyhow!(
             "giving up: a record for topic `{}` was not acknowledged after {} re-sends; stopping without committing it",
             record.topic,
             self.settings.delivery.max_resends
-        )
+        )))
     }
 }
 
-fn origin_of(message: &OwnedMessage) -> crate::events::Origin<'_> {
+/// Why a record could not be handed to the producer.
+enum SendError {
+    /// The producer or broker refused it for good, with the reason to dead-letter under.
+    Permanent(RejectCode, KafkaError),
+    Stop(Stop),
+}
+
+fn origin_of(message: &Inbound) -> crate::events::Origin<'_> {
     crate::events::Origin {
-        topic: message.topic(),
-        partition: message.partition(),
-        offset: message.offset(),
+        topic: &message.topic,
+        partition: message.partition,
+        offset: message.offset,
     }
-}
-
-fn source_of(message: &OwnedMessage) -> dead_letter::Source<'_> {
-    dead_letter::Source {
-        topic: message.topic(),
-        partition: message.partition(),
-        offset: message.offset(),
-        key: message.key(),
-        payload: message.payload(),
-        headers: headers_of(message),
-    }
-}
-
-fn headers_of(message: &OwnedMessage) -> Vec<(String, Vec<u8>)> {
-    message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The enriched record: JSON value, keyed by article id, with schema headers and trace context.
 fn output_record(
     mut doc: Enriched,
-    message: &OwnedMessage,
+    message: &Inbound,
     topic: &str,
     destination: Destination,
     include_text: bool,
-) -> anyhow::Result<OutRecord> {
+) -> Result<OutRecord, Rejection> {
     if !include_text {
         doc.text.clear();
     }
-    let payload = serde_json::to_vec(&doc).context("serializing an enriched record")?;
+    let payload = serde_json::to_vec(&doc).map_err(|error| {
+        Rejection::new(
+            RejectCode::StageFailed,
+            format!("serializing the enriched record: {error}"),
+        )
+        .at("output")
+    })?;
     let mut headers = vec![
         ("content-type".to_owned(), b"application/json".to_vec()),
         (
@@ -578,9 +876,9 @@ fn output_record(
             env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
         ),
     ];
-    for (key, value) in headers_of(message) {
-        if TRACE_HEADERS.contains(&key.to_ascii_lowercase().as_str()) {
-            headers.push((key, value));
+    for (key, value) in &message.headers {
+        if TRACE_HEADERS.contains(&key.to_ascii_lowercase().as_slice()) {
+            headers.push((String::from_utf8_lossy(key).into_owned(), value.clone()));
         }
     }
     Ok(OutRecord {

@@ -44,8 +44,22 @@ pub struct Pipeline {
     tags: Option<Arc<tags::TagStage>>,
     fingerprinter: Option<Fingerprinter>,
     max_message_bytes: usize,
+    limits: Limits,
     metrics: Option<Metrics>,
 }
+
+/// Work limits per article, beyond the input size: see [`crate::settings::InputSettings`] and
+/// `processing.article_budget_ms`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub html: normalize::HtmlLimits,
+    /// CPU time per article; `None` = unlimited.
+    pub budget: Option<std::time::Duration>,
+}
+
+/// Most mention spans kept per entity. Every mention still counts in `mentions`; beyond this the
+/// spans only grow the record (a body repeating one name 100,000 times).
+pub const MAX_SPANS_PER_ENTITY: usize = 256;
 
 /// The one list of stages, in order. Tags run after entities because tag rules can require entities.
 pub fn build(settings: &Settings, metrics: Option<Metrics>) -> anyhow::Result<Pipeline> {
@@ -67,11 +81,16 @@ pub fn build(settings: &Settings, metrics: Option<Metrics>) -> anyhow::Result<Pi
         .dedupe
         .enabled
         .then(|| Fingerprinter::new(&settings.dedupe));
+    let budget_ms = settings.processing.article_budget_ms;
     Ok(Pipeline {
         stages,
         tags: tag_handle,
         fingerprinter,
         max_message_bytes: settings.input.max_message_bytes,
+        limits: Limits {
+            html: settings.input.html_limits(),
+            budget: (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms)),
+        },
         metrics,
     })
 }
@@ -82,6 +101,9 @@ impl Stage for entities::EntityStage {
     }
     fn apply(&self, doc: &mut Enriched) -> Result<(), Rejection> {
         doc.entities = self.extract(&doc.text, doc.title_chars);
+        for entity in &mut doc.entities {
+            entity.spans.truncate(MAX_SPANS_PER_ENTITY);
+        }
         Ok(())
     }
 }
@@ -117,8 +139,15 @@ impl Pipeline {
             tags: None,
             fingerprinter,
             max_message_bytes,
+            limits: Limits::default(),
             metrics: None,
         }
+    }
+
+    /// The same pipeline with other work limits (tests).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The tags stage, for SIGHUP reloads.
@@ -134,9 +163,16 @@ impl Pipeline {
     /// Run everything over one raw message value. Never panics: a panicking stage becomes a
     /// `stage_panicked` rejection, so a bug costs one record, not the worker.
     pub fn process(&self, raw: &[u8], provenance: Provenance) -> Result<Processed, Rejection> {
+        let started = Instant::now();
         let article = self.timed("parse", || parse::parse(raw, self.max_message_bytes))?;
         let mut doc = self.timed("normalize", || {
-            let normalized = normalize::normalize(article.title.as_deref(), &article.body);
+            let normalized = catch_unwind(AssertUnwindSafe(|| {
+                normalize::normalize(article.title.as_deref(), &article.body, &self.limits.html)
+            }))
+            .map_err(|panic| {
+                Rejection::new(RejectCode::StagePanicked, panic_message(&panic)).at("normalize")
+            })?
+            .map_err(|too| Rejection::new(RejectCode::TooComplex, too.0).at("normalize"))?;
             let doc = Enriched::from_article(
                 article,
                 normalized.text,
@@ -153,6 +189,7 @@ impl Pipeline {
             }
             Ok(doc)
         })?;
+        self.within_budget(started, "normalize")?;
         for stage in &self.stages {
             let name = stage.name();
             self.timed(name, || {
@@ -165,6 +202,7 @@ impl Pipeline {
                     .at(name)),
                 }
             })?;
+            self.within_budget(started, name)?;
         }
         let fingerprint = match &self.fingerprinter {
             Some(f) => Some(self.timed("fingerprint", || {
@@ -176,6 +214,29 @@ impl Pipeline {
             None => None,
         };
         Ok(Processed { doc, fingerprint })
+    }
+
+    /// Every stage is linear in its input, so the budget is a second line of defence: checked
+    /// between steps (a stage is not interrupted), it bounds what one article can cost to the
+    /// budget plus one step.
+    fn within_budget(&self, started: Instant, after: &'static str) -> Result<(), Rejection> {
+        match self.limits.budget {
+            Some(budget) if started.elapsed() > budget => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.stage_errors.with_label_values(&[after]).inc();
+                }
+                Err(Rejection::new(
+                    RejectCode::TooComplex,
+                    format!(
+                        "article used {} ms of CPU by the end of stage {after}, the budget (processing.article_budget_ms) is {} ms",
+                        started.elapsed().as_millis(),
+                        budget.as_millis()
+                    ),
+                )
+                .at(after))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn timed<T>(
@@ -250,6 +311,54 @@ mod tests {
             .err()
             .expect("rejected");
         assert_eq!((r.code, r.stage), (RejectCode::StageFailed, "refuses"));
+    }
+
+    struct Slow;
+    impl Stage for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn apply(&self, _doc: &mut Enriched) -> Result<(), Rejection> {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_article_over_its_budget_is_too_complex() {
+        let limits = Limits {
+            budget: Some(std::time::Duration::from_millis(10)),
+            ..Limits::default()
+        };
+        let p = Pipeline::new(vec![Box::new(Slow)], None, 1 << 20).with_limits(limits);
+        let r = p
+            .process(br#"{"body":"x"}"#, Provenance::default())
+            .err()
+            .expect("rejected");
+        assert_eq!((r.code, r.stage), (RejectCode::TooComplex, "slow"));
+        assert!(
+            r.detail.contains("processing.article_budget_ms"),
+            "{}",
+            r.detail
+        );
+        let unlimited = Pipeline::new(vec![Box::new(Slow)], None, 1 << 20);
+        assert!(
+            unlimited
+                .process(br#"{"body":"x"}"#, Provenance::default())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn deeply_nested_html_is_too_complex_not_a_crash() {
+        let body = "<span>".repeat(200_000);
+        let input = serde_json::json!({ "id": "deep", "body": body }).to_string();
+        let p = Pipeline::new(vec![], None, 4 << 20);
+        let r = p
+            .process(input.as_bytes(), Provenance::default())
+            .err()
+            .expect("rejected");
+        assert_eq!((r.code, r.stage), (RejectCode::TooComplex, "normalize"));
     }
 
     #[test]
