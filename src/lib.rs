@@ -7,7 +7,8 @@
 //! - [`dedupe`]: wire-story fingerprints and the stores (memory, Redis) that remember them.
 //! - [`kafka`]: consumer loop, producer, dead-letter records: the only Kafka code.
 //! - [`app`]: wiring for `wiredesk run`; [`enrich`]: the same pipeline over files.
-//! - [`settings`], [`metrics`], [`health`], [`http`], [`telemetry`], [`shutdown`], [`events`], [`error`], [`schema`].
+//! - [`settings`], [`metrics`], [`health`], [`http`], [`telemetry`], [`shutdown`], [`events`],
+//!   [`error`], [`schema`], [`probe`].
 #![deny(clippy::unwrap_used)]
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
+pub mod probe;
 pub mod schema;
 pub mod settings;
 pub mod shutdown;

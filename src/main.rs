@@ -40,6 +40,15 @@ enum Command {
         #[arg(value_parser = ["input", "output", "both"], default_value = "both")]
         which: String,
     },
+    /// Ask the running worker's /healthz (live) or /readyz (ready) on `http.listen`; exit 0 when
+    /// it answers 200, else 1 with the reason. For container health checks (no curl in the image).
+    Probe {
+        #[arg(value_parser = ["live", "ready"], default_value = "live")]
+        which: String,
+        /// Give up after this long.
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => wiredesk::schema::both(),
             };
             println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Probe { which, timeout_ms } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let probe = match which.as_str() {
+                "ready" => wiredesk::probe::Probe::Ready,
+                _ => wiredesk::probe::Probe::Live,
+            };
+            let addr = wiredesk::probe::target(&settings.http.listen)?;
+            let timeout = std::time::Duration::from_millis(timeout_ms);
+            let body = wiredesk::probe::check(addr, probe, timeout)?;
+            println!("{body}");
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {

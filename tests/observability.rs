@@ -25,10 +25,6 @@ fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-fn repo_str(relative: &str) -> String {
-    repo_path(relative).display().to_string()
-}
-
 // --- exposition --------------------------------------------------------------------------------
 
 /// Sample names in a text exposition (`name{labels} value` lines), e.g. `x_bucket`, `x_count`.
@@ -150,85 +146,7 @@ fn every_metric_is_documented() {
     );
 }
 
-// --- alerts and scrape config ------------------------------------------------------------------
-
-/// deploy/prometheus/alerts.yml loads, and every alert fires and stays quiet where its unit tests say.
-#[test]
-fn alert_rules_are_valid_and_pass_their_unit_tests() {
-    let output = promtool(
-        &["check", "rules", &repo_str("deploy/prometheus/alerts.yml")],
-        None,
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("SUCCESS"), "{stdout}");
-    promtool(
-        &[
-            "test",
-            "rules",
-            &repo_str("deploy/prometheus/alerts.test.yml"),
-        ],
-        None,
-    );
-}
-
-/// Every alert has a summary, a description and a runbook entry that exists in docs/monitoring.md,
-/// and a firing test case in alerts.test.yml.
-#[test]
-fn every_alert_has_annotations_a_runbook_and_a_test() {
-    let rules =
-        std::fs::read_to_string(repo_path("deploy/prometheus/alerts.yml")).expect("alerts.yml");
-    let tests = std::fs::read_to_string(repo_path("deploy/prometheus/alerts.test.yml"))
-        .expect("alerts.test.yml");
-    let docs =
-        std::fs::read_to_string(repo_path("docs/monitoring.md")).expect("docs/monitoring.md");
-    let alerts: Vec<&str> = rules
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert: "))
-        .map(str::trim)
-        .collect();
-    assert!(alerts.len() >= 8, "{alerts:?}");
-    for block in rules.split("- alert: ").skip(1) {
-        let name = block.lines().next().expect("name").trim();
-        for key in ["summary:", "description:", "runbook_url:", "severity:"] {
-            assert!(block.contains(key), "alert {name} has no {key}");
-        }
-        let anchor = format!("docs/monitoring.md#{}", name.to_ascii_lowercase());
-        assert!(
-            block.contains(&anchor),
-            "alert {name}: runbook_url should be {anchor}"
-        );
-        assert!(
-            docs.contains(&format!("### {name}\n")),
-            "docs/monitoring.md has no runbook section `### {name}`"
-        );
-        let firing = tests
-            .split("alertname: ")
-            .skip(1)
-            .any(|case| case.starts_with(name) && case.contains("exp_labels"));
-        assert!(firing, "alerts.test.yml has no firing case for {name}");
-    }
-}
-
-/// The example scrape config used by docker-compose is valid (and finds alerts.yml beside it).
-#[test]
-fn example_prometheus_config_is_valid() {
-    let output = promtool(
-        &[
-            "check",
-            "config",
-            &repo_str("deploy/prometheus/prometheus.yml"),
-        ],
-        None,
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("1 rule files found"), "{stdout}");
-    let config = std::fs::read_to_string(repo_path("deploy/prometheus/prometheus.yml"))
-        .expect("prometheus.yml");
-    assert!(
-        config.contains("job_name: wiredesk") && config.contains("wiredesk:9464"),
-        "{config}"
-    );
-}
+// --- alerts and scrape config: tests/alerts.rs (offline, promtool only) ----------------------
 
 // --- dashboard ---------------------------------------------------------------------------------
 

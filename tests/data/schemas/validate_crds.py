@@ -18,6 +18,7 @@ SCHEMAS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_v1alpha1_scaledobject.json",
     ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh_v1alpha1_triggerauthentication.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_v1_servicemonitor.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_v1_prometheusrule.json",
 }
 
 
@@ -45,8 +46,8 @@ def main():
         api, kind = obj.get("apiVersion", ""), obj.get("kind", "")
         name = obj.get("metadata", {}).get("name", "?")
         group = api.split("/")[0] if "/" in api else ""
-        if "." not in group:
-            continue  # built-in
+        if "." not in group or group.endswith(".k8s.io"):
+            continue  # built-in (core, apps, ..., networking.k8s.io, policy)
         file = SCHEMAS.get((api, kind))
         if file is None:
             problems.append(f"{kind}/{name}: no vendored schema for {api} {kind}")
