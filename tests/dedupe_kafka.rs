@@ -45,19 +45,6 @@ fn parsed(messages: &[OwnedMessage]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn dedupe_env(redis: &RedisServer, policy: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("WIREDESK__DEDUPE__ENABLED", "true".into()),
-        ("WIREDESK__DEDUPE__STORE", "redis".into()),
-        ("WIREDESK__DEDUPE__REDIS__URL", redis.url()),
-        ("WIREDESK__DEDUPE__REDIS__KEY_PREFIX", unique("wd")),
-        ("WIREDESK__DEDUPE__REDIS__TIMEOUT_MS", "300".into()),
-        ("WIREDESK__DEDUPE__ON_STORE_ERROR", policy.into()),
-        ("WIREDESK__DELIVERY__RETRY_BACKOFF_MS", "200".into()),
-        ("WIREDESK__DELIVERY__RETRY_MAX_BACKOFF_MS", "1000".into()),
-    ]
-}
-
 /// Two replicas, one group, 4 partitions, one Redis: the same story sent through every partition
 /// gives exactly one unique and three duplicates of it; other stories stay unique; nothing is lost.
 #[test]

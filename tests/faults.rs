@@ -266,17 +266,21 @@ fn produce_big(brokers: &str, topic: &str, input: &Input) {
         .expect("producing a large test message");
 }
 
-fn redis_env(redis: &RedisServer, policy: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("WIREDESK__DEDUPE__ENABLED", "true".into()),
-        ("WIREDESK__DEDUPE__STORE", "redis".into()),
-        ("WIREDESK__DEDUPE__REDIS__URL", redis.url()),
-        ("WIREDESK__DEDUPE__REDIS__KEY_PREFIX", unique("wd")),
-        ("WIREDESK__DEDUPE__REDIS__TIMEOUT_MS", "300".into()),
-        ("WIREDESK__DEDUPE__ON_STORE_ERROR", policy.into()),
-        ("WIREDESK__DELIVERY__RETRY_BACKOFF_MS", "200".into()),
-        ("WIREDESK__DELIVERY__RETRY_MAX_BACKOFF_MS", "1000".into()),
-    ]
+/// A worker with its own Redis under `policy` (plus `extra` settings), ready; the Redis port is
+/// returned so a test can stop the server and start it again on the same port.
+fn worker_on_own_redis(
+    brokers: &str,
+    topics: &Topics,
+    policy: &str,
+    extra: &[(&'static str, String)],
+) -> (u16, RedisServer, Worker) {
+    let port = free_port();
+    let redis = RedisServer::start(port);
+    let mut env = dedupe_env(&redis, policy);
+    env.extend_from_slice(extra);
+    let mut worker = Worker::start(brokers, topics, &env);
+    worker.wait_ready(Duration::from_secs(60));
+    (port, redis, worker)
 }
 
 /// SIGTERM while a fail_closed worker waits for Redis, and Redis back during the drain: before
@@ -287,12 +291,9 @@ fn redis_env(redis: &RedisServer, policy: &str) -> Vec<(&'static str, String)> {
 fn sigterm_during_a_fail_closed_outage_loses_nothing() {
     let brokers = brokers();
     let topics = Topics::create(&brokers, "termoutage", 1, 1);
-    let port = free_port();
-    let mut redis = RedisServer::start(port);
-    let mut env = redis_env(&redis, "fail_closed");
-    env.push(("WIREDESK__SHUTDOWN__DRAIN_TIMEOUT_MS", "6000".into()));
-    let mut worker = Worker::start(&brokers, &topics, &env);
-    worker.wait_ready(Duration::from_secs(60));
+    let drain = [("WIREDESK__SHUTDOWN__DRAIN_TIMEOUT_MS", "6000".to_owned())];
+    let (port, mut redis, mut worker) =
+        worker_on_own_redis(&brokers, &topics, "fail_closed", &drain);
 
     let first: Vec<Input> = (0..20).map(|i| good(&format!("a{i}"), i)).collect();
     produce(&brokers, &topics.input, &first);
@@ -338,7 +339,7 @@ fn sigterm_during_a_fail_closed_outage_loses_nothing() {
         );
     }
     // A new worker finishes the rest.
-    let mut env = redis_env(&_redis, "fail_closed");
+    let mut env = dedupe_env(&_redis, "fail_closed");
     env.retain(|(k, _)| *k != "WIREDESK__DEDUPE__REDIS__KEY_PREFIX");
     env.push(("WIREDESK__DEDUPE__REDIS__KEY_PREFIX", unique("wd2")));
     let mut again = Worker::start(&brokers, &topics, &env);
@@ -365,11 +366,7 @@ fn sigterm_during_a_fail_closed_outage_loses_nothing() {
 fn fail_open_with_redis_stopped_publishes_2000_articles_promptly() {
     let brokers = brokers();
     let topics = Topics::create(&brokers, "failopen", 2, 2);
-    let port = free_port();
-    let mut redis = RedisServer::start(port);
-    let env = redis_env(&redis, "fail_open");
-    let mut worker = Worker::start(&brokers, &topics, &env);
-    worker.wait_ready(Duration::from_secs(60));
+    let (_, mut redis, mut worker) = worker_on_own_redis(&brokers, &topics, "fail_open", &[]);
     redis.stop();
     let inputs: Vec<Input> = (0..2000).map(|i| good(&format!("o{i}"), i)).collect();
     produce(&brokers, &topics.input, &inputs);
@@ -406,11 +403,7 @@ fn fail_open_with_redis_stopped_publishes_2000_articles_promptly() {
 fn liveness_stays_up_through_a_200_second_store_outage() {
     let brokers = brokers();
     let topics = Topics::create(&brokers, "liveness", 1, 1);
-    let port = free_port();
-    let mut redis = RedisServer::start(port);
-    let env = redis_env(&redis, "fail_closed");
-    let mut worker = Worker::start(&brokers, &topics, &env);
-    worker.wait_ready(Duration::from_secs(60));
+    let (port, mut redis, mut worker) = worker_on_own_redis(&brokers, &topics, "fail_closed", &[]);
     redis.stop();
     let inputs: Vec<Input> = (0..50).map(|i| good(&format!("l{i}"), i)).collect();
     produce(&brokers, &topics.input, &inputs);

@@ -149,17 +149,7 @@ pub fn looks_like_html(raw: &str) -> bool {
                     }
                 }
             }
-            b'&' => {
-                let rest = &bytes[i + 1..];
-                let name_len = rest
-                    .iter()
-                    .take(10)
-                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'#')
-                    .count();
-                if name_len >= 2 && rest.get(name_len) == Some(&b';') {
-                    return true;
-                }
-            }
+            b'&' if entity_at(&bytes[i + 1..]) => return true,
             _ => {}
         }
     }
@@ -168,17 +158,19 @@ pub fn looks_like_html(raw: &str) -> bool {
 
 /// No '>' follows: no tag can start from here on, but an entity reference still can.
 fn false_unless_entity(rest: &[u8]) -> bool {
-    rest.iter().enumerate().any(|(i, &b)| {
-        b == b'&' && {
-            let tail = &rest[i + 1..];
-            let name_len = tail
-                .iter()
-                .take(10)
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'#')
-                .count();
-            name_len >= 2 && tail.get(name_len) == Some(&b';')
-        }
-    })
+    rest.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'&' && entity_at(&rest[i + 1..]))
+}
+
+/// Whether the bytes after an `&` are an entity reference's name and `;` (`amp;`, `#8217;`).
+fn entity_at(tail: &[u8]) -> bool {
+    let name_len = tail
+        .iter()
+        .take(10)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'#')
+        .count();
+    name_len >= 2 && tail.get(name_len) == Some(&b';')
 }
 
 /// Plain text: blank lines always separate paragraphs. A single newline is a paragraph break when

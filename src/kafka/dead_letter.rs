@@ -119,6 +119,13 @@ mod tests {
     use super::*;
     use crate::error::RejectCode;
 
+    fn header(r: &OutRecord, name: &str) -> Option<String> {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
     #[test]
     fn keeps_original_bytes_key_and_headers_and_adds_reason() {
         let rejection = Rejection::new(RejectCode::InvalidJson, "x".repeat(5000));
@@ -137,12 +144,7 @@ mod tests {
         );
         assert_eq!(r.payload.as_deref(), Some(&b"\xff{"[..]));
         assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
-        let get = |name: &str| {
-            r.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
+        let get = |name: &str| header(&r, name);
         assert_eq!(get("traceparent").as_deref(), Some("00-a"));
         assert_eq!(get("wiredesk-reason").as_deref(), Some("invalid_json"));
         assert_eq!(get("wiredesk-stage").as_deref(), Some("parse"));
@@ -178,12 +180,7 @@ mod tests {
                 .map(|(k, v)| k.len() + v.len())
                 .sum::<usize>();
         assert!(size <= 1_000_000, "{size}");
-        let get = |name: &str| {
-            r.headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
+        let get = |name: &str| header(&r, name);
         assert_eq!(get("wiredesk-truncated").as_deref(), Some("true"));
         assert_eq!(
             get("wiredesk-original-blake3"),

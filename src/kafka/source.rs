@@ -733,13 +733,27 @@ impl Worker {
         }
     }
 
-    async fn backoff(&self, backoff: &mut Duration, stop: &CancellationToken) -> Result<(), Stop> {
-        self.health.turned();
-        tokio::select! {
-            _ = stop.cancelled() => return Err(Stop::Abandoned),
-            _ = tokio::time::sleep(*backoff) => {}
+    /// Await `work` (an acknowledgement can take `delivery.message_timeout_ms`) while telling
+    /// liveness that the loop still turns; give up when `stop` is cancelled.
+    async fn turning<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        stop: &CancellationToken,
+    ) -> Result<T, Stop> {
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            self.health.turned();
+            tokio::select! {
+                _ = stop.cancelled() => return Err(Stop::Abandoned),
+                _ = tick.tick() => {}
+                out = &mut work => return Ok(out),
+            }
         }
-        self.health.turned();
+    }
+
+    async fn backoff(&self, backoff: &mut Duration, stop: &CancellationToken) -> Result<(), Stop> {
+        self.turning(tokio::time::sleep(*backoff), stop).await?;
         *backoff = (*backoff * 2).min(Duration::from_millis(
             self.settings.delivery.retry_max_backoff_ms,
         ));
@@ -810,10 +824,13 @@ impl Worker {
                     continue;
                 }
             };
-            let acknowledged = tokio::select! {
-                _ = stop.cancelled() => return Err(Stop::Abandoned),
-                acknowledged = self.sink.acknowledged(delivery, record.destination, record.payload_len()) => acknowledged,
-            };
+            let acknowledged = self
+                .turning(
+                    self.sink
+                        .acknowledged(delivery, record.destination, record.payload_len()),
+                    stop,
+                )
+                .await?;
             match acknowledged {
                 Ok(()) => return Ok(()),
                 Err(error) => {

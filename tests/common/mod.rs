@@ -473,3 +473,18 @@ pub fn metric(exposition: &str, name: &str) -> Option<f64> {
             (series == name).then(|| value.parse().ok()).flatten()
         })
 }
+
+/// Worker settings for the Redis dedupe store under `policy` (`fail_open` or `fail_closed`),
+/// with a fresh key prefix and quick timeouts.
+pub fn dedupe_env(redis: &redis_server::RedisServer, policy: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("WIREDESK__DEDUPE__ENABLED", "true".into()),
+        ("WIREDESK__DEDUPE__STORE", "redis".into()),
+        ("WIREDESK__DEDUPE__REDIS__URL", redis.url()),
+        ("WIREDESK__DEDUPE__REDIS__KEY_PREFIX", unique("wd")),
+        ("WIREDESK__DEDUPE__REDIS__TIMEOUT_MS", "300".into()),
+        ("WIREDESK__DEDUPE__ON_STORE_ERROR", policy.into()),
+        ("WIREDESK__DELIVERY__RETRY_BACKOFF_MS", "200".into()),
+        ("WIREDESK__DELIVERY__RETRY_MAX_BACKOFF_MS", "1000".into()),
+    ]
+}
