@@ -1071,6 +1071,51 @@ fn helm_chart_renders_valid_objects() {
     }
 }
 
+/// values.schema.json: a misspelt or impossible value stops `helm template` instead of being
+/// ignored; `extraEnv` values reach the container as strings.
+#[test]
+fn helm_values_are_checked_and_extra_env_is_quoted() {
+    for (set, complaint) in [
+        (
+            "kafka.broker=kafka:9092",
+            "additional properties 'broker' not allowed",
+        ),
+        ("dedupe.store=postgres", "value must be one of"),
+        ("dedupe.redis.url=http://redis:6379", "/dedupe/redis/url"),
+    ] {
+        let output = run(
+            helm()
+                .args(["template", "wiredesk", CHART, "--set", set])
+                .current_dir(root()),
+            "helm template",
+            "see helm()",
+        );
+        assert!(!output.status.success(), "--set {set} was accepted");
+        assert!(
+            text(&output.stderr).contains(complaint),
+            "--set {set}: {}",
+            text(&output.stderr)
+        );
+    }
+    let (_, objects) = helm_template(
+        &[],
+        &[
+            "extraEnv[0].name=WIREDESK__PROCESSING__MAX_IN_FLIGHT".into(),
+            "extraEnv[0].value=2000".into(),
+        ],
+    );
+    let env = container_env(container(&objects));
+    assert!(
+        env.contains(&("WIREDESK__PROCESSING__MAX_IN_FLIGHT".into(), "2000".into())),
+        "{env:?}"
+    );
+    let settings = pod_settings("helm extraEnv", &objects);
+    assert_eq!(
+        settings["processing"]["max_in_flight"].as_integer(),
+        Some(2000)
+    );
+}
+
 /// The chart offers what the kustomize production overlay does: with ci/production-values.yaml the
 /// worker gets the same effective configuration, the same pod shape and the same scaling.
 #[test]
