@@ -88,7 +88,10 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
             readers.push((path.clone(), Box::new(file) as Box<dyn Read>));
         }
     }
-    let progress = if options.quiet || !io::stderr().is_terminal() {
+    // Records on a terminal: no bar (it would be drawn over them), and each rejection waits for
+    // the records before it to be written (stdout is buffered, stderr is not).
+    let stdout_is_terminal = io::stdout().is_terminal();
+    let progress = if options.quiet || !io::stderr().is_terminal() || stdout_is_terminal {
         ProgressBar::hidden()
     } else if total_bytes > 0 {
         let bar = ProgressBar::new(total_bytes);
@@ -172,14 +175,20 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
                     Err(rejection) => {
                         summary.rejected += 1;
                         *summary.reasons.entry(rejection.code.as_str()).or_default() += 1;
-                        write_rejection(
-                            &mut dead_letter,
-                            options.dead_letter.is_some(),
-                            &name,
-                            *line_no,
-                            raw,
-                            &rejection,
-                        )?;
+                        let to_file = options.dead_letter.is_some();
+                        if !to_file && stdout_is_terminal {
+                            out.flush().context("writing to stdout")?;
+                        }
+                        progress.suspend(|| {
+                            write_rejection(
+                                &mut dead_letter,
+                                to_file,
+                                &name,
+                                *line_no,
+                                raw,
+                                &rejection,
+                            )
+                        })?;
                     }
                 }
             }

@@ -213,3 +213,41 @@ fn user_gazetteer_from_configuration_adds_ids_without_recompiling() {
         "alias `Acme` resolves to the canonical name: {acme}"
     );
 }
+
+/// On a terminal (a pseudo-terminal from `script`, which merges stdout and stderr as a terminal
+/// does), every line is a whole record, a rejection or the summary: the rejection waits for the
+/// buffered records before it, and no progress bar is drawn over the records.
+#[test]
+fn enrich_on_a_terminal_never_interleaves_rejections_or_progress_with_records() {
+    let command = format!(
+        "{} enrich samples/articles.jsonl",
+        env!("CARGO_BIN_EXE_wiredesk")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("WIREDESK_CONFIG")
+        .env("RUST_LOG", "warn")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from bsdutils");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut records = 0;
+    for line in text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+    {
+        if serde_json::from_str::<serde_json::Value>(line).is_ok() {
+            records += 1;
+        } else {
+            assert!(
+                line.starts_with("samples/articles.jsonl:15: rejected:")
+                    || line.starts_with("wiredesk enrich:"),
+                "a line that is neither a record, a rejection nor the summary: {line:?}"
+            );
+        }
+    }
+    assert_eq!(records, 14, "{text}");
+}

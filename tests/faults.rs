@@ -154,12 +154,10 @@ fn poison_pill_stream_keeps_the_worker_up_and_loses_nothing() {
     ];
 
     let mut good_ids = Vec::new();
-    let mut n = 0;
-    for (name, case, _) in &cases {
+    for (n, (name, case, _)) in cases.iter().enumerate() {
         let id = format!("good-before-{name}");
         produce(&brokers, &topics.input, &[good(&id, n)]);
         good_ids.push(id);
-        n += 1;
         produce_big(&brokers, &topics.input, case);
     }
     produce_with_binary_header_key(

@@ -781,15 +781,14 @@ impl Worker {
                 self.resend(&message, record, stop).await?;
             }
         }
-        if flow.may_store(&message) {
-            if let Err(error) =
+        if flow.may_store(&message)
+            && let Err(error) =
                 self.consumer
                     .store_offset(&message.topic, message.partition, message.offset)
-            {
-                // Typically the partition was revoked meanwhile: its new owner re-reads from the
-                // last commit, so at-least-once still holds.
-                tracing::debug!(message = "Offset not stored.", %error, topic = %message.topic, partition = message.partition, offset = message.offset);
-            }
+        {
+            // Typically the partition was revoked meanwhile: its new owner re-reads from the
+            // last commit, so at-least-once still holds.
+            tracing::debug!(message = "Offset not stored.", %error, topic = %message.topic, partition = message.partition, offset = message.offset);
         }
         if let Some(ts) = message.timestamp_ms {
             let seconds = (now_ms() - ts).max(0) as f64 / 1000.0;

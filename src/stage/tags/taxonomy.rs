@@ -314,6 +314,8 @@ fn check_unit(
     Ok(x)
 }
 
+// One argument per rule list of a tag or extension entry: a struct would only repeat them.
+#[allow(clippy::too_many_arguments)]
 fn add_rules(
     ctx: &Ctx,
     src_idx: usize,
@@ -426,7 +428,7 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         if !(sc.lead_weight >= 1.0 && sc.lead_weight <= 10.0) {
             return bad("lead_weight must be in [1, 10]");
         }
-        if !(sc.length_norm_words >= 1.0) {
+        if sc.length_norm_words.is_nan() || sc.length_norm_words < 1.0 {
             return bad("length_norm_words must be >= 1");
         }
         if !(sc.parent_share >= 0.0 && sc.parent_share <= 1.0) {
@@ -550,7 +552,8 @@ pub(crate) fn compile(base: &Source, extras: &[Source]) -> Result<Compiled, Taxo
         }
     }
 
-    // parents
+    // parents (by index: the loop reads other entries of `raws` by id while walking it)
+    #[allow(clippy::needless_range_loop)]
     for i in 0..raws.len() {
         if let Some((pid, si, span)) = raws[i].parent_id.clone() {
             let ctx = Ctx { src: all[si] };
