@@ -96,12 +96,40 @@ fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every accepted golden input is valid against the committed input schema (aliases, a missing
+/// id and a list of authors included), and every golden input the parser refuses for its shape
+/// (not an object, a body of the wrong type) is invalid against it.
+#[test]
+fn golden_inputs_validate_against_the_committed_input_schema() {
+    let input = schema("schemas/article.input.json");
+    let mut accepted = 0;
+    for case in golden_cases() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(case.join("input.json")) else {
+            continue;
+        };
+        let Ok(instance) = serde_json::from_str::<Value>(&text) else {
+            continue; // not JSON at all (a truncated feed): nothing to validate
+        };
+        let expected = read_json(&case.join("expected.json"));
+        let problems = errors(&input, &instance);
+        if expected.get("rejected").is_some() {
+            assert!(
+                !problems.is_empty(),
+                "{name}: refused by the parser but valid against the schema"
+            );
+        } else {
+            accepted += 1;
+            assert!(
+                problems.is_empty(),
+                "{name}: accepted by the parser but {problems:?}"
+            );
+        }
+    }
+    assert!(accepted >= 8, "only {accepted} accepted golden inputs");
+}
+
 /// Every golden output record is valid v1 (rejected cases have no record and are only counted).
-///
-/// Inputs are not checked against `schemas/article.input.json`: that schema describes the article
-/// after parsing (canonical names, `id` required, `byline` a string), while the parser also
-/// accepts aliases (`content`, `headline`, `outlet`), a missing `id` and a list of authors, so 4
-/// of the 10 accepted golden inputs would fail it.
 #[test]
 fn golden_records_validate_against_the_committed_schemas() {
     let output = schema("schemas/enriched.v1.json");

@@ -9,14 +9,14 @@ use super::Article;
 use crate::error::{RejectCode, Rejection};
 
 /// Accepted names for each known field, first match wins. Documented in README ("Input").
-const ID: &[&str] = &["id", "article_id", "guid", "uid"];
-const TITLE: &[&str] = &["title", "headline"];
-const BODY: &[&str] = &["body", "content", "text", "article_body", "html"];
-const URL: &[&str] = &["url", "link"];
-const SOURCE: &[&str] = &["source", "outlet", "publisher"];
-const PUBLISHED: &[&str] = &["published_at", "published", "pub_date", "date"];
-const LANGUAGE: &[&str] = &["language", "lang"];
-const BYLINE: &[&str] = &["byline", "author", "authors"];
+pub(crate) const ID: &[&str] = &["id", "article_id", "guid", "uid"];
+pub(crate) const TITLE: &[&str] = &["title", "headline"];
+pub(crate) const BODY: &[&str] = &["body", "content", "text", "article_body", "html"];
+pub(crate) const URL: &[&str] = &["url", "link"];
+pub(crate) const SOURCE: &[&str] = &["source", "outlet", "publisher"];
+pub(crate) const PUBLISHED: &[&str] = &["published_at", "published", "pub_date", "date"];
+pub(crate) const LANGUAGE: &[&str] = &["language", "lang"];
+pub(crate) const BYLINE: &[&str] = &["byline", "author", "authors"];
 
 /// Longest accepted article id, in bytes. Ids become Kafka keys, Redis keys and log fields; a
 /// megabyte "id" is a producer bug, not an id.
