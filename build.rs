@@ -5,8 +5,19 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=WIREDESK_GIT_REVISION");
+    // Only the checked-out branch's ref: watching all of .git/refs/heads rebuilt the crate
+    // whenever any other branch moved.
     println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    if let Ok(head) = std::fs::read_to_string(".git/HEAD")
+        && let Some(reference) = head.trim().strip_prefix("ref: ")
+    {
+        // A path that does not exist would make cargo rerun this script on every build.
+        for path in [format!(".git/{reference}"), ".git/packed-refs".to_owned()] {
+            if std::path::Path::new(&path).exists() {
+                println!("cargo:rerun-if-changed={path}");
+            }
+        }
+    }
     let revision = std::env::var("WIREDESK_GIT_REVISION").ok().or_else(|| {
         let out = Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])
