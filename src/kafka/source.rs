@@ -235,6 +235,7 @@ impl Worker {
                 processed_at: chrono::Utc::now()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
+                topics_model: None, // filled in by the tags stage
             };
             pipeline.process(for_task.payload().unwrap_or_default(), provenance)
         });
