@@ -210,7 +210,6 @@ struct Topics {
     entities: EntityStage,
     tags: TagStage,
     threshold: f64,
-    min_words: usize,
 }
 
 impl Topics {
@@ -239,7 +238,6 @@ impl Topics {
         Topics {
             entities: EntityStage::new(&EntitySettings::default()).unwrap(),
             threshold: settings.model_threshold,
-            min_words: settings.model_min_words,
             tags: TagStage::new(&settings).unwrap(),
         }
     }
@@ -341,7 +339,7 @@ fn topics_heldout() {
             if best.is_none() {
                 empty += 1;
             }
-            if text.split_whitespace().count() >= t.min_words {
+            if text.split_whitespace().count() >= 15 {
                 long += 1;
                 if best.is_none() && model && f64::from(p) >= t.threshold {
                     long_without_topic_above_threshold += 1;
@@ -367,8 +365,7 @@ fn topics_heldout() {
         );
         if model {
             println!(
-                "topics_heldout: {long} items with >= {} words, {long_without_topic_above_threshold} without a top-level topic although the model passes its threshold",
-                t.min_words
+                "topics_heldout: {long} items with >= 15 words, {long_without_topic_above_threshold} without a top-level topic although the model passes its threshold"
             );
             assert_eq!(long_without_topic_above_threshold, 0);
             assert!(acc >= TOPIC_HELDOUT_MIN_ACCURACY, "held-out accuracy {acc:.3} < {TOPIC_HELDOUT_MIN_ACCURACY}");

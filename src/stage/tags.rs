@@ -86,7 +86,7 @@ impl Default for TagSettings {
             threshold: 0.2,
             model_enabled: true,
             model: None,
-            model_threshold: 0.5,
+            model_threshold: 0.2,
             model_min_words: 5,
             model_prior_floor: 0.0,
             model_weight: 0.5,
@@ -487,12 +487,15 @@ fn score_with(
         let probs = &prediction.probs;
         let n_top = m.model.n_top.min(probs.len());
         let w = m.weight * (m.full_weight_words as f64 / words.max(1) as f64).min(1.0);
-        // prior: blend the probability into the rules' top-level scores
+        // prior: blend the probability into the rules' top-level scores, raising only: the
+        // softmax spreads little mass over an article's second and third subjects, which the
+        // phrases find well, so a low probability must not pull them down (that is the job of
+        // `prior_floor`)
         for e in out.iter_mut() {
             if c.tags[e.0].parent.is_none()
                 && let Some(p) = m.prob_of(prediction, e.0)
             {
-                e.1 = round4((1.0 - w) * e.1 + w * p);
+                e.1 = round4(e.1.max((1.0 - w) * e.1 + w * p));
             }
         }
         let best = (0..n_top).max_by(|&a, &b| probs[a].total_cmp(&probs[b]));

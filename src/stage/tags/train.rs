@@ -75,6 +75,8 @@ pub struct Options {
     /// Features seen in fewer items are dropped (and such words get trigrams instead).
     pub min_df: usize,
     pub seed: u64,
+    /// Fits with different shuffles whose weights are averaged (less variance on small data).
+    pub ensemble: usize,
     /// Naive Bayes instead of logistic regression (same linear form and file format).
     pub naive_bayes: bool,
     /// Additive smoothing of the naive Bayes counts.
@@ -386,7 +388,22 @@ pub fn train(
         if opt.naive_bayes {
             naive_bayes(&examples, which, keys.len(), c, n_top, &sub_parent, opt.nb_alpha)
         } else {
-            fit_weights(&examples, which, keys.len(), c, n_top, &sub_parent, opt)
+            let k = opt.ensemble.max(1);
+            let mut sum: Vec<f32> = Vec::new();
+            for e in 0..k {
+                let o = Options {
+                    seed: opt.seed.wrapping_add(e as u64 * 0x9e37_79b9_7f4a_7c15),
+                    ..opt.clone()
+                };
+                let w = fit_weights(&examples, which, keys.len(), c, n_top, &sub_parent, &o);
+                if sum.is_empty() {
+                    sum = w;
+                } else {
+                    sum.iter_mut().zip(w).for_each(|(a, b)| *a += b);
+                }
+            }
+            sum.iter_mut().for_each(|a| *a /= k as f32);
+            sum
         }
     };
     let w_fit = fitter(&fit);
@@ -737,12 +754,13 @@ impl Options {
     pub fn committed(version: &str) -> Options {
         Options {
             version: version.to_owned(),
-            epochs: 30,
+            epochs: 10,
             learning_rate: 0.5,
             l2: 1e-4,
             min_df: 2,
             seed: 0x5eed_2026_1201,
             fit_only: false,
+            ensemble: 5,
             naive_bayes: false,
             nb_alpha: 0.1,
             top: TOP_LEVEL
