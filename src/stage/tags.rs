@@ -59,8 +59,9 @@ pub struct TagSettings {
     /// Calibrated probability (0..1) the model's most likely top-level topic needs to be
     /// emitted; the same bar applies to its second-level topics. Higher: fewer, surer topics.
     pub model_threshold: f64,
-    /// Fewest words (whitespace-separated) an article needs before the model adds or removes
-    /// topics; shorter texts carry too little for the model to overrule the rules.
+    /// Fewest words of the article the model must know (have in its vocabulary) before it adds
+    /// or changes topics: a headline of known words is enough, gibberish or a foreign language
+    /// is not.
     pub model_min_words: usize,
     /// A top-level topic found only by phrases is dropped when the model gives it less than
     /// this probability (the model as a prior against passing-word topics). 0 disables.
@@ -87,7 +88,7 @@ impl Default for TagSettings {
             model_enabled: true,
             model: None,
             model_threshold: 0.2,
-            model_min_words: 5,
+            model_min_words: 3,
             model_prior_floor: 0.0,
             model_weight: 0.5,
             model_full_weight_words: 60,
@@ -472,7 +473,7 @@ fn score_with(
     let mut from_model: Vec<(usize, f64)> = Vec::new();
     if let Some(m) = model
         && let Some(prediction) = &prediction
-        && words >= m.min_words
+        && prediction.known_words >= m.min_words
     {
         if m.prior_floor > 0.0 {
             let unlikely = |ti: usize| {

@@ -150,6 +150,8 @@ pub struct Prediction {
     pub probs: Vec<f32>,
     /// Tokens read (at most `max_tokens`).
     pub tokens: usize,
+    /// Tokens the model knows (in its vocabulary): a measure of how much it has to go on.
+    pub known_words: usize,
     /// Organisation kinds found among the article's organisations, in order of first sight.
     pub org_kinds: Vec<OrgKind>,
 }
@@ -300,7 +302,11 @@ impl TopicModel {
         };
         // text features are scaled by the document length, entity and rule features are not
         let mut text_acc = vec![0f32; c];
-        let tokens = features::text_features(text, title_bytes, self, &mut |h, v, _| {
+        let mut known_words = 0usize;
+        let tokens = features::text_features(text, title_bytes, self, &mut |h, v, word| {
+            if word && index.get(h).is_some() {
+                known_words += 1;
+            }
             add_to(&mut text_acc, h, v)
         });
         let mut flat_acc = vec![0f32; c];
@@ -314,6 +320,7 @@ impl TopicModel {
         Prediction {
             probs: self.probabilities(&text_acc, &flat_acc, tokens),
             tokens,
+            known_words,
             org_kinds,
         }
     }
