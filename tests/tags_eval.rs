@@ -478,3 +478,36 @@ fn topics_calibration() {
         println!("topics_calibration [{name}]: {} items, accuracy {acc:.3}, macro-F1 {f1:.3}, no topic {empty}", pairs.len());
     }
 }
+
+/// The seed article (issue 13, "Done when"): economy / international trade, tariffs,
+/// semiconductors, rare earths and a politics or diplomacy tag survive the model.
+/// Read from the shared folder beside the repository (`../shared/seed/`), or `WIREDESK_SEED`.
+#[test]
+fn seed_article_keeps_its_tags() {
+    let path = std::env::var("WIREDESK_SEED").unwrap_or_else(|_| {
+        format!("{ROOT}/../shared/seed/article-us-china-trade-talks.txt")
+    });
+    let body = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; set WIREDESK_SEED to the seed article (shared/seed/)")
+    });
+    let n = normalize::normalize(None, &body);
+    let t = Topics::new(true);
+    let (best, tags, _) = t.classify(&n.text, n.title_chars);
+    let ids: Vec<&str> = tags.iter().map(|t| t.id.as_str()).collect();
+    println!("seed: best {best:?}, tags {ids:?}");
+    for want in [
+        "medtop:04000000",
+        "medtop:20000373",
+        "wiredesk-issue:tariffs",
+        "wiredesk-issue:semiconductors",
+        "wiredesk-issue:critical-minerals",
+    ] {
+        assert!(ids.contains(&want), "{want} missing from {ids:?}");
+    }
+    assert!(
+        ids.iter().any(|i| *i == "medtop:11000000"
+            || *i == "medtop:20000638"
+            || i.starts_with("wiredesk-issue:diplomacy")),
+        "a politics or diplomacy tag: {ids:?}"
+    );
+}
