@@ -143,7 +143,8 @@ fn main() -> anyhow::Result<()> {
 
 /// Sentences of a ner-train folder as text: tokens joined, URLs, `#` and `@` dropped.
 fn sentences(path: &std::path::Path) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line)?;
@@ -201,7 +202,9 @@ fn weak(root: &std::path::Path, ner: &std::path::Path) -> anyhow::Result<()> {
             .map(|t| (t.id.as_str(), t.score))
             .collect();
         tops.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let Some(&(best, score)) = tops.first() else { continue };
+        let Some(&(best, score)) = tops.first() else {
+            continue;
+        };
         let next = tops.get(1).map_or(0.0, |t| t.1);
         if score < 0.35 || score - next < 0.15 {
             continue;
@@ -235,6 +238,9 @@ fn weak(root: &std::path::Path, ner: &std::path::Path) -> anyhow::Result<()> {
         }));
     }
     std::fs::create_dir_all(root.join("data/topics/share-alike"))?;
-    write_jsonl(&root.join("data/topics/share-alike/weak-crossner.jsonl"), &rows)?;
+    write_jsonl(
+        &root.join("data/topics/share-alike/weak-crossner.jsonl"),
+        &rows,
+    )?;
     Ok(())
 }

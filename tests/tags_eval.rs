@@ -303,7 +303,11 @@ fn accuracy_macro_f1(pairs: &[(Vec<String>, Option<String>)]) -> (f64, f64) {
             let t = *tp.get(c).unwrap_or(&0) as f64;
             let p = *fp.get(c).unwrap_or(&0) as f64;
             let n = *fn_.get(c).unwrap_or(&0) as f64;
-            if t == 0.0 { 0.0 } else { 2.0 * t / (2.0 * t + p + n) }
+            if t == 0.0 {
+                0.0
+            } else {
+                2.0 * t / (2.0 * t + p + n)
+            }
         })
         .collect();
     (
@@ -313,7 +317,8 @@ fn accuracy_macro_f1(pairs: &[(Vec<String>, Option<String>)]) -> (f64, f64) {
 }
 
 fn short(id: &str) -> &str {
-    id.strip_prefix("medtop:").map_or(id, |s| &s[..2.min(s.len())])
+    id.strip_prefix("medtop:")
+        .map_or(id, |s| &s[..2.min(s.len())])
 }
 
 #[test]
@@ -351,8 +356,16 @@ fn topics_heldout() {
                     sub_hit += 1;
                 }
             }
-            if model && best.as_deref() != Some(labels[0].as_str()) && std::env::var("TOPICS_VERBOSE").is_ok() {
-                println!("  miss {} gold={} pred={:?} p={p:.2} {title}", it["id"], short(&labels[0]), best.as_deref().map(short));
+            if model
+                && best.as_deref() != Some(labels[0].as_str())
+                && std::env::var("TOPICS_VERBOSE").is_ok()
+            {
+                println!(
+                    "  miss {} gold={} pred={:?} p={p:.2} {title}",
+                    it["id"],
+                    short(&labels[0]),
+                    best.as_deref().map(short)
+                );
             }
             pairs.push((vec![labels[0].clone()], best));
         }
@@ -368,8 +381,14 @@ fn topics_heldout() {
                 "topics_heldout: {long} items with >= 15 words, {long_without_topic_above_threshold} without a top-level topic although the model passes its threshold"
             );
             assert_eq!(long_without_topic_above_threshold, 0);
-            assert!(acc >= TOPIC_HELDOUT_MIN_ACCURACY, "held-out accuracy {acc:.3} < {TOPIC_HELDOUT_MIN_ACCURACY}");
-            assert!(f1 >= TOPIC_HELDOUT_MIN_MACRO_F1, "held-out macro-F1 {f1:.3} < {TOPIC_HELDOUT_MIN_MACRO_F1}");
+            assert!(
+                acc >= TOPIC_HELDOUT_MIN_ACCURACY,
+                "held-out accuracy {acc:.3} < {TOPIC_HELDOUT_MIN_ACCURACY}"
+            );
+            assert!(
+                f1 >= TOPIC_HELDOUT_MIN_MACRO_F1,
+                "held-out macro-F1 {f1:.3} < {TOPIC_HELDOUT_MIN_MACRO_F1}"
+            );
         }
     }
 }
@@ -395,9 +414,21 @@ fn dev_sets() -> Vec<(&'static str, Vec<(String, Vec<u8>, Vec<String>)>)> {
     };
     let mut out = Vec::new();
     for (name, articles, label_file) in [
-        ("gum-news", format!("{DATA}/gum-news/articles.jsonl"), "gum-news.labels.jsonl"),
-        ("gum-interview", format!("{DATA}/gum-interview/articles.jsonl"), "gum-interview.labels.jsonl"),
-        ("samples", format!("{ROOT}/samples/articles.jsonl"), "samples.labels.jsonl"),
+        (
+            "gum-news",
+            format!("{DATA}/gum-news/articles.jsonl"),
+            "gum-news.labels.jsonl",
+        ),
+        (
+            "gum-interview",
+            format!("{DATA}/gum-interview/articles.jsonl"),
+            "gum-interview.labels.jsonl",
+        ),
+        (
+            "samples",
+            format!("{ROOT}/samples/articles.jsonl"),
+            "samples.labels.jsonl",
+        ),
     ] {
         let gold = ordered(label_file);
         let mut docs = Vec::new();
@@ -411,7 +442,11 @@ fn dev_sets() -> Vec<(&'static str, Vec<(String, Vec<u8>, Vec<String>)>)> {
                 .clone();
             docs.push((article.id.clone(), line.as_bytes().to_vec(), g));
         }
-        assert_eq!(docs.len(), gold.len(), "{name}: every labeled article is read");
+        assert_eq!(
+            docs.len(),
+            gold.len(),
+            "{name}: every labeled article is read"
+        );
         out.push((name, docs));
     }
     out
@@ -439,13 +474,22 @@ fn topics_dev() {
                 pairs.push((gold.clone(), best));
             }
             let (acc, f1) = accuracy_macro_f1(&pairs);
-            println!("topics_dev [{name}] {set}: {} articles, top-level accuracy {acc:.3}, macro-F1 {f1:.3}", pairs.len());
+            println!(
+                "topics_dev [{name}] {set}: {} articles, top-level accuracy {acc:.3}, macro-F1 {f1:.3}",
+                pairs.len()
+            );
             all.extend(pairs);
         }
         let (acc, f1) = accuracy_macro_f1(&all);
-        println!("topics_dev [{name}] all: {} articles, top-level accuracy {acc:.3}, macro-F1 {f1:.3}", all.len());
+        println!(
+            "topics_dev [{name}] all: {} articles, top-level accuracy {acc:.3}, macro-F1 {f1:.3}",
+            all.len()
+        );
         if model {
-            assert!(acc >= TOPIC_DEV_MIN_ACCURACY, "dev accuracy {acc:.3} < {TOPIC_DEV_MIN_ACCURACY}");
+            assert!(
+                acc >= TOPIC_DEV_MIN_ACCURACY,
+                "dev accuracy {acc:.3} < {TOPIC_DEV_MIN_ACCURACY}"
+            );
         }
     }
 }
@@ -475,7 +519,10 @@ fn topics_calibration() {
             .collect();
         let (acc, f1) = accuracy_macro_f1(&pairs);
         let empty = pairs.iter().filter(|p| p.1.is_none()).count();
-        println!("topics_calibration [{name}]: {} items, accuracy {acc:.3}, macro-F1 {f1:.3}, no topic {empty}", pairs.len());
+        println!(
+            "topics_calibration [{name}]: {} items, accuracy {acc:.3}, macro-F1 {f1:.3}, no topic {empty}",
+            pairs.len()
+        );
     }
 }
 
@@ -484,9 +531,8 @@ fn topics_calibration() {
 /// Read from the shared folder beside the repository (`../shared/seed/`), or `WIREDESK_SEED`.
 #[test]
 fn seed_article_keeps_its_tags() {
-    let path = std::env::var("WIREDESK_SEED").unwrap_or_else(|_| {
-        format!("{ROOT}/../shared/seed/article-us-china-trade-talks.txt")
-    });
+    let path = std::env::var("WIREDESK_SEED")
+        .unwrap_or_else(|_| format!("{ROOT}/../shared/seed/article-us-china-trade-talks.txt"));
     let body = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("{path}: {e}; set WIREDESK_SEED to the seed article (shared/seed/)")
     });

@@ -142,9 +142,8 @@ fn load_all(settings: &TagSettings) -> anyhow::Result<Loaded> {
             Some(path) => {
                 let bytes = std::fs::read(path)
                     .map_err(|e| anyhow::anyhow!("reading topic model {}: {e}", path.display()))?;
-                TopicModel::from_bytes(&bytes).map_err(|e| {
-                    anyhow::anyhow!("invalid topic model {}: {e}", path.display())
-                })?
+                TopicModel::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("invalid topic model {}: {e}", path.display()))?
             }
             None => TopicModel::from_bytes(DEFAULT_MODEL)
                 .map_err(|e| anyhow::anyhow!("invalid built-in topic model: {e}"))?,

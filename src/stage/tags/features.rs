@@ -151,8 +151,8 @@ pub fn org_kind_from_name(name: &str) -> Option<OrgKind> {
         | "assembly" | "commons" => OrgKind::Politics,
         "university" | "college" | "polytechnic" => OrgKind::University,
         "hospital" | "clinic" | "infirmary" | "nhs" => OrgKind::Health,
-        "exchange" | "inc" | "inc." | "corp" | "corp." | "corporation" | "plc" | "ltd"
-        | "ltd." | "holdings" | "airlines" | "motors" | "bank" => OrgKind::Company,
+        "exchange" | "inc" | "inc." | "corp" | "corp." | "corporation" | "plc" | "ltd" | "ltd."
+        | "holdings" | "airlines" | "motors" | "bank" => OrgKind::Company,
         _ if has("university") => OrgKind::University,
         _ if has("health") || has("hospital") => OrgKind::Health,
         _ => return None,
@@ -186,11 +186,7 @@ pub fn text_features(
     let mut in_word = false;
     // hash and length at an apostrophe inside the word, so a possessive "'s" can be dropped
     let mut apos: Option<(u32, usize)> = None;
-    let flush = |h: u32,
-                     word: &[u8],
-                     start: usize,
-                     prev: &mut Option<u32>,
-                     sink: &mut Sink<'_>| {
+    let flush = |h: u32, word: &[u8], start: usize, prev: &mut Option<u32>, sink: &mut Sink<'_>| {
         sink(h, 1.0, true);
         if start < title_bytes {
             sink(mix(SEED_TITLE, h), 1.0, false);
@@ -345,7 +341,10 @@ mod tests {
 
     #[test]
     fn org_names_and_kinds() {
-        assert_eq!(org_name_hash(" Real  Madrid "), org_name_hash("real madrid"));
+        assert_eq!(
+            org_name_hash(" Real  Madrid "),
+            org_name_hash("real madrid")
+        );
         assert_eq!(org_kind_from_name("Labour Party"), Some(OrgKind::Politics));
         assert_eq!(org_kind_from_name("Ajax FC"), Some(OrgKind::Sport));
         assert_eq!(

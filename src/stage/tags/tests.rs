@@ -463,7 +463,10 @@ fn the_model_gives_a_topic_to_briefs_the_phrases_miss() {
     let text = "Ajax 3 PSV 1\n\nBrobbey netted twice at the Johan Cruyff Arena on Sunday.";
     let ents = [("Ajax", "organization"), ("PSV", "organization")];
     assert!(
-        !rules.tag(text, 12, &ents).iter().any(|t| t.parent.is_none()),
+        !rules
+            .tag(text, 12, &ents)
+            .iter()
+            .any(|t| t.parent.is_none()),
         "the phrases alone find no subject here"
     );
     let tags = both.tag(text, 12, &ents);
@@ -493,11 +496,20 @@ fn phrase_tags_keep_their_evidence_and_model_evidence_comes_last() {
         &[],
     );
     let econ = tag_of(&tags, "medtop:04000000").unwrap_or_else(|| panic!("{tags:?}"));
-    assert!(!econ.evidence[0].starts_with("model:"), "{:?}", econ.evidence);
+    assert!(
+        !econ.evidence[0].starts_with("model:"),
+        "{:?}",
+        econ.evidence
+    );
     if let Some(i) = econ.evidence.iter().position(|e| e.starts_with("model:")) {
-        assert!(econ.evidence[i..].iter().all(|e| e.starts_with("model:") || e.starts_with("entity-kind:")));
+        assert!(
+            econ.evidence[i..]
+                .iter()
+                .all(|e| e.starts_with("model:") || e.starts_with("entity-kind:"))
+        );
     }
-    let issue = tag_of(&tags, "wiredesk-issue:central-banks-rates").unwrap_or_else(|| panic!("{tags:?}"));
+    let issue =
+        tag_of(&tags, "wiredesk-issue:central-banks-rates").unwrap_or_else(|| panic!("{tags:?}"));
     assert!(issue.evidence.iter().all(|e| !e.starts_with("model:")));
 }
 
@@ -531,7 +543,10 @@ fn the_model_file_reloads_and_a_corrupt_one_is_refused() {
     m.version = "wiredesk-topics@test-2".into();
     std::fs::write(&file, m.to_bytes()).unwrap();
     stage.reload().unwrap();
-    assert_eq!(stage.model_version().as_deref(), Some("wiredesk-topics@test-2"));
+    assert_eq!(
+        stage.model_version().as_deref(),
+        Some("wiredesk-topics@test-2")
+    );
     // a corrupt file: refused at reload (old model stays) and at start-up
     let mut bad = m.to_bytes();
     let mid = bad.len() / 2;
@@ -539,7 +554,10 @@ fn the_model_file_reloads_and_a_corrupt_one_is_refused() {
     std::fs::write(&file, &bad).unwrap();
     let e = stage.reload().unwrap_err().to_string();
     assert!(e.contains("checksum") && e.contains("topics.wdtm"), "{e}");
-    assert_eq!(stage.model_version().as_deref(), Some("wiredesk-topics@test-2"));
+    assert_eq!(
+        stage.model_version().as_deref(),
+        Some("wiredesk-topics@test-2")
+    );
     let e = TagStage::new(&TagSettings {
         model: Some(file.clone()),
         ..TagSettings::default()
@@ -554,9 +572,18 @@ fn the_model_file_reloads_and_a_corrupt_one_is_refused() {
 #[test]
 fn model_settings_are_checked() {
     for bad in [
-        TagSettings { model_threshold: 1.5, ..TagSettings::default() },
-        TagSettings { model_weight: -0.1, ..TagSettings::default() },
-        TagSettings { model_prior_floor: f64::NAN, ..TagSettings::default() },
+        TagSettings {
+            model_threshold: 1.5,
+            ..TagSettings::default()
+        },
+        TagSettings {
+            model_weight: -0.1,
+            ..TagSettings::default()
+        },
+        TagSettings {
+            model_prior_floor: f64::NAN,
+            ..TagSettings::default()
+        },
     ] {
         assert!(TagStage::new(&bad).is_err(), "{bad:?}");
     }

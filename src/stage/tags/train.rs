@@ -195,9 +195,8 @@ fn extract(
         .nth(title_chars)
         .map_or(text.len(), |(i, _)| i);
     let mut raw: Vec<(u32, f32, bool)> = Vec::new();
-    let tokens = features::text_features(text, title_bytes, vocab, &mut |h, v, w| {
-        raw.push((h, v, w))
-    });
+    let tokens =
+        features::text_features(text, title_bytes, vocab, &mut |h, v, w| raw.push((h, v, w)));
     let mut flat: Vec<(u32, f32, bool)> = Vec::new();
     let mut kinds = Vec::new();
     orgs.entity_features(entities, &mut kinds, &mut |h, v, w| flat.push((h, v, w)));
@@ -259,11 +258,16 @@ pub fn train(
             parent: None,
         })
         .collect();
-    classes.extend(opt.sub.iter().zip(&sub_parent).map(|((id, label, _), &p)| Class {
-        id: id.clone(),
-        label: label.clone(),
-        parent: Some(p),
-    }));
+    classes.extend(
+        opt.sub
+            .iter()
+            .zip(&sub_parent)
+            .map(|((id, label, _), &p)| Class {
+                id: id.clone(),
+                label: label.clone(),
+                parent: Some(p),
+            }),
+    );
     let c = classes.len();
     let n_top = opt.top.len();
     let org_model = TopicModel::from_parts(
@@ -337,7 +341,11 @@ pub fn train(
             .filter_map(|l| top_ix.get(l.as_str()).copied())
             .collect();
         let Some(&top) = tops.first() else {
-            anyhow::bail!("item {}: no top-level label among {:?}", item.id, item.labels);
+            anyhow::bail!(
+                "item {}: no top-level label among {:?}",
+                item.id,
+                item.labels
+            );
         };
         let subs = item
             .labels
@@ -386,7 +394,15 @@ pub fn train(
     }
     let fitter = |which: &[usize]| {
         if opt.naive_bayes {
-            naive_bayes(&examples, which, keys.len(), c, n_top, &sub_parent, opt.nb_alpha)
+            naive_bayes(
+                &examples,
+                which,
+                keys.len(),
+                c,
+                n_top,
+                &sub_parent,
+                opt.nb_alpha,
+            )
         } else {
             let k = opt.ensemble.max(1);
             let mut sum: Vec<f32> = Vec::new();
@@ -685,7 +701,11 @@ fn calibrate(
                 }
                 let p = f64::from(model::sigmoid(s * z[n_top + k]));
                 let y = ex[i].subs.contains(&k);
-                total -= if y { p.max(1e-12).ln() } else { (1.0 - p).max(1e-12).ln() };
+                total -= if y {
+                    p.max(1e-12).ln()
+                } else {
+                    (1.0 - p).max(1e-12).ln()
+                };
             }
         }
         total
@@ -695,18 +715,17 @@ fn calibrate(
         .copied()
         .min_by(|&a, &b| nll_sub(a).total_cmp(&nll_sub(b)))
         .unwrap_or(1.0);
-    (
-        temperature,
-        sub_scale,
-        correct as f64 / which.len() as f64,
-    )
+    (temperature, sub_scale, correct as f64 / which.len() as f64)
 }
 
 /// The 17 IPTC Media Topics top-level subjects (codes and labels are IPTC's, CC BY 4.0).
 pub const TOP_LEVEL: [(&str, &str); 17] = [
     ("medtop:01000000", "arts, culture, entertainment and media"),
     ("medtop:02000000", "crime, law and justice"),
-    ("medtop:03000000", "disaster, accident and emergency incident"),
+    (
+        "medtop:03000000",
+        "disaster, accident and emergency incident",
+    ),
     ("medtop:04000000", "economy, business and finance"),
     ("medtop:05000000", "education"),
     ("medtop:06000000", "environment"),
@@ -726,24 +745,48 @@ pub const TOP_LEVEL: [(&str, &str); 17] = [
 /// The modelled second-level subjects: the busiest ones in news feeds, each with at least 20
 /// written items. (id, label, parent)
 pub const SECOND_LEVEL: [(&str, &str, &str); 21] = [
-    ("medtop:20000002", "arts and entertainment", "medtop:01000000"),
+    (
+        "medtop:20000002",
+        "arts and entertainment",
+        "medtop:01000000",
+    ),
     ("medtop:20000082", "crime", "medtop:02000000"),
     ("medtop:20000106", "judiciary", "medtop:02000000"),
-    ("medtop:20000139", "accident and emergency incident", "medtop:03000000"),
+    (
+        "medtop:20000139",
+        "accident and emergency incident",
+        "medtop:03000000",
+    ),
     ("medtop:20000148", "disaster", "medtop:03000000"),
     ("medtop:20000170", "business information", "medtop:04000000"),
     ("medtop:20000344", "economy", "medtop:04000000"),
     ("medtop:20000385", "market and exchange", "medtop:04000000"),
     ("medtop:20000400", "school", "medtop:05000000"),
     ("medtop:20000418", "climate change", "medtop:06000000"),
-    ("medtop:20000446", "diseases and conditions", "medtop:07000000"),
-    ("medtop:20000480", "government health care", "medtop:07000000"),
+    (
+        "medtop:20000446",
+        "diseases and conditions",
+        "medtop:07000000",
+    ),
+    (
+        "medtop:20000480",
+        "government health care",
+        "medtop:07000000",
+    ),
     ("medtop:20000523", "labour market", "medtop:09000000"),
     ("medtop:20000574", "election", "medtop:11000000"),
     ("medtop:20000593", "government", "medtop:11000000"),
-    ("medtop:20000638", "international relations", "medtop:11000000"),
+    (
+        "medtop:20000638",
+        "international relations",
+        "medtop:11000000",
+    ),
     ("medtop:20000735", "scientific research", "medtop:13000000"),
-    ("medtop:20000756", "technology and engineering", "medtop:13000000"),
+    (
+        "medtop:20000756",
+        "technology and engineering",
+        "medtop:13000000",
+    ),
     ("medtop:20001108", "sport event", "medtop:15000000"),
     ("medtop:20000056", "armed conflict", "medtop:16000000"),
     ("medtop:20001129", "weather phenomena", "medtop:17000000"),
