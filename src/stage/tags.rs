@@ -402,6 +402,9 @@ fn score(
     score_with(c, text, title_chars, entities, top_k, threshold, None)
 }
 
+/// Below this effective weight the model is skipped for articles the phrases already cover.
+const MIN_MODEL_WEIGHT: f64 = 0.1;
+
 fn round4(p: f64) -> f64 {
     (p * 10000.0).round() / 10000.0
 }
@@ -434,10 +437,6 @@ fn score_with(
     }
     let sc = &c.scoring;
     let (mut acc, words) = rule_acc(c, ac, text, title_chars, entities);
-    let prediction = model.map(|m| {
-        let rules = rule_features(c, &acc, m.tag_feature);
-        m.model.predict(text, title_chars, entities, &rules)
-    });
 
     let mut out: Vec<(usize, f64)> = Vec::new();
     let mut best_top: Option<(usize, f64)> = None;
@@ -466,6 +465,19 @@ fn score_with(
             out.push((ti, s));
         }
     }
+    // The model is not consulted where it could change next to nothing: a long article whose
+    // phrases found a subject, where the model's weight is below `MIN_MODEL_WEIGHT` and no prior
+    // floor is set (saves its cost on long copy; briefs always get it).
+    let has_top = out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none());
+    let prediction = model
+        .filter(|m| {
+            let w = m.weight * (m.full_weight_words as f64 / words.max(1) as f64).min(1.0);
+            !(has_top && m.prior_floor == 0.0 && w < MIN_MODEL_WEIGHT)
+        })
+        .map(|m| {
+            let rules = rule_features(c, &acc, m.tag_feature);
+            m.model.predict(text, title_chars, entities, &rules)
+        });
     // The topic model (issue 13): a prior against phrase-only subjects it finds very unlikely,
     // then coverage: its most likely subject (and that subject's second-level topics) when the
     // calibrated probability passes the bar. A subject both found keeps the higher score.

@@ -6,9 +6,11 @@
 //! an article is bounded whatever its length (agency copy puts the subject in the headline and the
 //! lead; see docs/tags.md).
 
-/// Tokens of the text read by the model (headline first). 400 covers the headline and the first
-/// few paragraphs of a long article; the rest adds little and costs time.
-pub const MAX_TOKENS: usize = 400;
+/// Tokens of the text read by the model (headline first). 160 covers the headline and the lead
+/// paragraphs of a long article, and all of a brief (what the model is trained on); on long
+/// articles the phrase rules carry the score anyway (`model_full_weight_words`), so reading
+/// further would cost time for little.
+pub const MAX_TOKENS: usize = 160;
 
 /// Words shorter than this (in bytes) never get character trigrams.
 const MIN_RARE_LEN: usize = 5;

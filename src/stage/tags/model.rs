@@ -86,11 +86,12 @@ pub struct TopicModel {
 }
 
 /// key -> row, linear probing; capacity a power of two at least twice the number of keys.
+/// Key and row sit side by side so a probe touches one cache line.
 #[derive(Debug, Clone, Default)]
 struct Index {
     mask: usize,
-    keys: Vec<u32>,
-    rows: Vec<u32>,
+    /// (key, row); row `u32::MAX` = empty slot.
+    slots: Vec<(u32, u32)>,
 }
 
 impl Index {
@@ -98,32 +99,30 @@ impl Index {
         let cap = (keys.len() * 2).max(16).next_power_of_two();
         let mut ix = Index {
             mask: cap - 1,
-            keys: vec![0; cap],
-            rows: vec![u32::MAX; cap],
+            slots: vec![(0, u32::MAX); cap],
         };
         for (row, &k) in keys.iter().enumerate() {
             let mut slot = spread(k) & ix.mask;
-            while ix.rows[slot] != u32::MAX {
+            while ix.slots[slot].1 != u32::MAX {
                 slot = (slot + 1) & ix.mask;
             }
-            ix.keys[slot] = k;
-            ix.rows[slot] = row as u32;
+            ix.slots[slot] = (k, row as u32);
         }
         ix
     }
 
     #[inline]
     fn get(&self, k: u32) -> Option<usize> {
-        if self.rows.is_empty() {
+        if self.slots.is_empty() {
             return None;
         }
         let mut slot = spread(k) & self.mask;
         loop {
-            let row = self.rows[slot];
+            let (key, row) = self.slots[slot];
             if row == u32::MAX {
                 return None;
             }
-            if self.keys[slot] == k {
+            if key == k {
                 return Some(row as usize);
             }
             slot = (slot + 1) & self.mask;
