@@ -1,4 +1,5 @@
-//! Throughput of the tags stage over the 24 GUM Wikinews articles (avg ~3.8k chars).
+//! Throughput of the tags stage (phrase rules + topic model) over the 24 GUM Wikinews articles
+//! (avg ~3.8k chars), and of the rules alone.
 //! Run: `cargo bench --bench tags -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -33,6 +34,19 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (text, title) in &docs {
                 black_box(stage.tag(black_box(text), *title, &[]));
+            }
+        })
+    });
+    // the same without the topic model: the model's share of the time (issue 13)
+    let rules = TagStage::new(&TagSettings {
+        model_enabled: false,
+        ..TagSettings::default()
+    })
+    .unwrap();
+    g.bench_function("gum_news_24_articles_rules_only", |b| {
+        b.iter(|| {
+            for (text, title) in &docs {
+                black_box(rules.tag(black_box(text), *title, &[]));
             }
         })
     });

@@ -76,6 +76,10 @@ pub struct Provenance {
     pub processed_at: String,
     /// wiredesk version that produced the record.
     pub wiredesk_version: String,
+    /// Version of the topic model the tags stage used (`name@version`); absent when the model
+    /// is disabled (issue 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics_model: Option<String>,
 }
 
 /// The output record: one per accepted article, keyed by `id` on the output topic.

@@ -353,6 +353,8 @@ impl Worker {
                         processed_at: chrono::Utc::now()
                             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                         wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
+                        // Model versions are filled in by their stages.
+                        ..Provenance::default()
                     };
                     pipeline.process(for_task.payload.as_deref().unwrap_or_default(), provenance)
                 })

@@ -116,13 +116,8 @@ impl Stage for TagStageHandle {
         "tags"
     }
     fn apply(&self, doc: &mut Enriched) -> Result<(), Rejection> {
-        // Tag rules may require an entity by canonical name and type.
-        let found: Vec<(&str, &str)> = doc
-            .entities
-            .iter()
-            .map(|e| (e.name.as_str(), e.kind.as_str()))
-            .collect();
-        doc.tags = self.0.tag(&doc.text, doc.title_chars, &found);
+        // Tag rules and the topic model read the entities; the model version goes into provenance.
+        self.0.apply_to(doc);
         Ok(())
     }
 }

@@ -4,8 +4,18 @@
 //! taxonomy is compiled into one ASCII-case-insensitive Aho-Corasick automaton; an article
 //! is scanned once, matches are checked for word boundaries, and evidence is scored per tag
 //! (position weight, saturating frequency, length normalisation, parent propagation).
+//!
+//! Beside the rules runs a learned topic model ([`model`], issue 13): a linear classifier over
+//! hashed words, word pairs, character trigrams of rare words and the kinds of organisations the
+//! entities stage found. The rules keep the issue tags and their phrase evidence; the model gives
+//! coverage (an article with enough text gets its most likely top-level topic when the calibrated
+//! probability passes `model_threshold`) and a prior (a rule-only top-level topic the model finds
+//! very unlikely is dropped). See docs/tags.md.
 
+pub mod features;
+pub mod model;
 mod taxonomy;
+pub mod train;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,6 +26,13 @@ use serde::{Deserialize, Serialize};
 
 use taxonomy::{Compiled, Kind};
 pub use taxonomy::{DEFAULT_TAXONOMY, TaxonomyError};
+
+use crate::article::Enriched;
+use model::{Prediction, TopicModel};
+
+/// The committed topic model, embedded so the binary runs without data files
+/// (`models/topics/topics.wdtm`, written by `cargo run --release --example train_topics`).
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../../models/topics/topics.wdtm");
 
 /// Settings of the `tags` stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -34,6 +51,30 @@ pub struct TagSettings {
     /// Minimum score (0..1) a tag needs to be emitted. A tag's own `min_score`
     /// in the taxonomy can raise (never lower) this for that tag.
     pub threshold: f64,
+    /// Run the learned topic model beside the rules. When false only the rules tag.
+    pub model_enabled: bool,
+    /// Topic model file that replaces the built-in one (`models/topics/topics.wdtm`,
+    /// embedded in the binary). Re-read on SIGHUP together with the taxonomy files.
+    pub model: Option<PathBuf>,
+    /// Calibrated probability (0..1) the model's most likely top-level topic needs to be
+    /// emitted; the same bar applies to its second-level topics. Higher: fewer, surer topics.
+    pub model_threshold: f64,
+    /// Fewest words of the article the model must know (have in its vocabulary) before it adds
+    /// or changes topics: a headline of known words is enough, gibberish or a foreign language
+    /// is not.
+    pub model_min_words: usize,
+    /// A top-level topic found only by phrases is dropped when the model gives it less than
+    /// this probability (the model as a prior against passing-word topics). 0 disables.
+    pub model_prior_floor: f64,
+    /// Weight (0..1) of the model's probability in a top-level topic's score:
+    /// `score = (1 - w) * rule score + w * probability`, with `w = model_weight *
+    /// min(1, model_full_weight_words / words)`, so the model counts fully on briefs (what it
+    /// was trained on) and less on long articles, where the phrase rules are reliable.
+    /// A topic only the model finds, with no other top-level topic beside it, scores its
+    /// probability. 0: the model only fills in articles the rules leave without a topic.
+    pub model_weight: f64,
+    /// Article length (words) up to which the model has its full `model_weight`.
+    pub model_full_weight_words: usize,
 }
 
 impl Default for TagSettings {
@@ -44,6 +85,13 @@ impl Default for TagSettings {
             extra: Vec::new(),
             top_k: 16,
             threshold: 0.2,
+            model_enabled: true,
+            model: None,
+            model_threshold: 0.2,
+            model_min_words: 3,
+            model_prior_floor: 0.0,
+            model_weight: 0.5,
+            model_full_weight_words: 60,
         }
     }
 }
@@ -68,7 +116,63 @@ pub struct Tag {
 /// The tags stage. Cheap to share (`Arc<TagStage>`); all methods take `&self`.
 pub struct TagStage {
     settings: TagSettings,
-    compiled: ArcSwap<Compiled>,
+    /// Taxonomy and model, swapped together on reload so a record never mixes two versions.
+    loaded: ArcSwap<Loaded>,
+}
+
+/// What a reload replaces.
+struct Loaded {
+    compiled: Compiled,
+    model: Option<Linked>,
+}
+
+/// A model linked to the taxonomy in force: class index -> taxonomy tag index (`None` when the
+/// taxonomy lacks the class's id; such a class is never emitted).
+struct Linked {
+    model: TopicModel,
+    tag_of: Vec<Option<usize>>,
+    /// Per taxonomy tag: the hash of its id, the key of its rule-score feature.
+    tag_feature: Vec<u32>,
+}
+
+fn load_all(settings: &TagSettings) -> anyhow::Result<Loaded> {
+    let compiled = taxonomy::load(settings.taxonomy.as_ref(), &settings.extra)?;
+    let model = if settings.model_enabled {
+        let m = match &settings.model {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("reading topic model {}: {e}", path.display()))?;
+                TopicModel::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("invalid topic model {}: {e}", path.display()))?
+            }
+            None => TopicModel::from_bytes(DEFAULT_MODEL)
+                .map_err(|e| anyhow::anyhow!("invalid built-in topic model: {e}"))?,
+        };
+        let ids: HashMap<&str, usize> = compiled
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let tag_of = m
+            .classes
+            .iter()
+            .map(|c| ids.get(c.id.as_str()).copied())
+            .collect();
+        let tag_feature = compiled
+            .tags
+            .iter()
+            .map(|t| features::rule_feature(&t.id))
+            .collect();
+        Some(Linked {
+            model: m,
+            tag_of,
+            tag_feature,
+        })
+    } else {
+        None
+    };
+    Ok(Loaded { compiled, model })
 }
 
 impl std::fmt::Debug for TagStage {
@@ -76,6 +180,7 @@ impl std::fmt::Debug for TagStage {
         f.debug_struct("TagStage")
             .field("settings", &self.settings)
             .field("taxonomy", &self.taxonomy_version())
+            .field("model", &self.model_version())
             .finish()
     }
 }
@@ -90,24 +195,105 @@ impl TagStage {
                 settings.threshold
             );
         }
-        let compiled = taxonomy::load(settings.taxonomy.as_ref(), &settings.extra)?;
+        for (name, v) in [
+            ("tags.model_threshold", settings.model_threshold),
+            ("tags.model_prior_floor", settings.model_prior_floor),
+            ("tags.model_weight", settings.model_weight),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                anyhow::bail!("{name} must be in [0, 1], got {v}");
+            }
+        }
         Ok(TagStage {
             settings: settings.clone(),
-            compiled: ArcSwap::from_pointee(compiled),
+            loaded: ArcSwap::from_pointee(load_all(settings)?),
         })
     }
 
-    /// Re-read the configured taxonomy files and swap the compiled taxonomy atomically.
-    /// On error the previous taxonomy stays in force and the error is returned.
+    /// Re-read the configured taxonomy files and the topic model file and swap both
+    /// atomically. On error the previous taxonomy and model stay in force and the error is
+    /// returned.
     pub fn reload(&self) -> anyhow::Result<()> {
-        let compiled = taxonomy::load(self.settings.taxonomy.as_ref(), &self.settings.extra)?;
-        self.compiled.store(Arc::new(compiled));
+        self.loaded.store(Arc::new(load_all(&self.settings)?));
         Ok(())
     }
 
     /// Version of the taxonomy in force: `name@version[+extra@version...] (fingerprint)`.
     pub fn taxonomy_version(&self) -> String {
-        self.compiled.load().version.clone()
+        self.loaded.load().compiled.version.clone()
+    }
+
+    /// Version of the topic model in force (`name@version`), `None` when it is disabled.
+    pub fn model_version(&self) -> Option<String> {
+        self.loaded
+            .load()
+            .model
+            .as_ref()
+            .map(|m| m.model.version.clone())
+    }
+
+    /// Tag one document in place: its tags, and the model version in its provenance (read from
+    /// the same snapshot, so the two always agree).
+    pub fn apply_to(&self, doc: &mut Enriched) {
+        let found: Vec<(&str, &str)> = doc
+            .entities
+            .iter()
+            .map(|e| (e.name.as_str(), e.kind.as_str()))
+            .collect();
+        let (tags, version) = self.tag_versioned(&doc.text, doc.title_chars, &found);
+        doc.tags = tags;
+        doc.provenance.topics_model = version;
+    }
+
+    /// The rules' reading of an article as model features (the trainer uses this so training
+    /// and run time see the same features). Empty when the taxonomy has no phrases.
+    pub fn rule_features(
+        &self,
+        text: &str,
+        title_chars: usize,
+        entities: &[(&str, &str)],
+    ) -> Vec<(u32, f32)> {
+        let loaded = self.loaded.load();
+        let c = &loaded.compiled;
+        let Some(ac) = c.automaton.as_ref() else {
+            return Vec::new();
+        };
+        let (acc, _) = rule_acc(c, ac, text, title_chars, entities);
+        let keys: Vec<u32> = c
+            .tags
+            .iter()
+            .map(|t| features::rule_feature(&t.id))
+            .collect();
+        rule_features(c, &acc, &keys)
+    }
+
+    /// The model's own reading of an article (for evaluation and debugging): calibrated
+    /// probabilities per model class, with the class ids. `None` when the model is disabled.
+    pub fn predict(
+        &self,
+        text: &str,
+        title_chars: usize,
+        entities: &[(&str, &str)],
+    ) -> Option<Vec<(String, f32)>> {
+        let loaded = self.loaded.load();
+        let linked = loaded.model.as_ref()?;
+        let m = &linked.model;
+        let c = &loaded.compiled;
+        let rules = match c.automaton.as_ref() {
+            Some(ac) => {
+                let (acc, _) = rule_acc(c, ac, text, title_chars, entities);
+                rule_features(c, &acc, &linked.tag_feature)
+            }
+            None => Vec::new(),
+        };
+        let p = m.predict(text, title_chars, entities, &rules);
+        Some(
+            m.classes
+                .iter()
+                .zip(p.probs)
+                .map(|(c, p)| (c.id.clone(), p))
+                .collect(),
+        )
     }
 
     /// Tag one article.
@@ -117,18 +303,64 @@ impl TagStage {
     /// start of text (0 if none); `entities`: (canonical name, type) pairs from the entities
     /// stage, type one of person|organization|location|group|event|other.
     pub fn tag(&self, text: &str, title_chars: usize, entities: &[(&str, &str)]) -> Vec<Tag> {
+        self.tag_versioned(text, title_chars, entities).0
+    }
+
+    fn tag_versioned(
+        &self,
+        text: &str,
+        title_chars: usize,
+        entities: &[(&str, &str)],
+    ) -> (Vec<Tag>, Option<String>) {
         if !self.settings.enabled {
-            return Vec::new();
+            return (Vec::new(), None);
         }
-        let compiled = self.compiled.load();
-        score(
-            &compiled,
+        let loaded = self.loaded.load();
+        let s = &self.settings;
+        let view = loaded.model.as_ref().map(|l| ModelView {
+            model: &l.model,
+            tag_of: &l.tag_of,
+            tag_feature: &l.tag_feature,
+            threshold: s.model_threshold,
+            min_words: s.model_min_words,
+            prior_floor: s.model_prior_floor,
+            weight: s.model_weight,
+            full_weight_words: s.model_full_weight_words,
+        });
+        let tags = score_with(
+            &loaded.compiled,
             text,
             title_chars,
             entities,
-            self.settings.top_k,
-            self.settings.threshold,
-        )
+            s.top_k,
+            s.threshold,
+            view.as_ref(),
+        );
+        (tags, loaded.model.as_ref().map(|l| l.model.version.clone()))
+    }
+}
+
+/// The model's reading of one article and the settings for combining it with the rules.
+struct ModelView<'a> {
+    model: &'a TopicModel,
+    tag_of: &'a [Option<usize>],
+    /// Feature hash of each taxonomy tag (its rule score is a model feature).
+    tag_feature: &'a [u32],
+    threshold: f64,
+    min_words: usize,
+    prior_floor: f64,
+    weight: f64,
+    full_weight_words: usize,
+}
+
+impl ModelView<'_> {
+    /// Calibrated probability of taxonomy tag `ti`, if the model has a class for it.
+    fn prob_of(&self, prediction: &Prediction, ti: usize) -> Option<f64> {
+        self.tag_of
+            .iter()
+            .position(|&t| t == Some(ti))
+            .and_then(|c| prediction.probs.get(c))
+            .map(|&p| f64::from(p))
     }
 }
 
@@ -158,6 +390,7 @@ struct TagAcc {
     max_weight: f64,
 }
 
+#[cfg(test)]
 fn score(
     c: &Compiled,
     text: &str,
@@ -166,12 +399,228 @@ fn score(
     top_k: usize,
     threshold: f64,
 ) -> Vec<Tag> {
+    score_with(c, text, title_chars, entities, top_k, threshold, None)
+}
+
+/// Below this effective weight the model is skipped for articles the phrases already cover.
+const MIN_MODEL_WEIGHT: f64 = 0.1;
+
+fn round4(p: f64) -> f64 {
+    (p * 10000.0).round() / 10000.0
+}
+
+/// The top-level subject an organisation kind points at (issue 13, item 3).
+fn kind_topic(k: features::OrgKind) -> &'static str {
+    match k {
+        features::OrgKind::Sport => "medtop:15000000",
+        features::OrgKind::Company => "medtop:04000000",
+        features::OrgKind::Politics => "medtop:11000000",
+        features::OrgKind::University => "medtop:05000000",
+        features::OrgKind::Health => "medtop:07000000",
+    }
+}
+
+fn score_with(
+    c: &Compiled,
+    text: &str,
+    title_chars: usize,
+    entities: &[(&str, &str)],
+    top_k: usize,
+    threshold: f64,
+    model: Option<&ModelView<'_>>,
+) -> Vec<Tag> {
     let Some(ac) = c.automaton.as_ref() else {
         return Vec::new();
     };
     if text.is_empty() || top_k == 0 {
         return Vec::new();
     }
+    let sc = &c.scoring;
+    let (mut acc, words) = rule_acc(c, ac, text, title_chars, entities);
+
+    let mut out: Vec<(usize, f64)> = Vec::new();
+    let mut best_top: Option<(usize, f64)> = None;
+    for (ti, a) in acc.iter().enumerate() {
+        if !a.has_evidence || a.raw <= 0.0 {
+            continue;
+        }
+        let s = 1.0 - (-a.raw / sc.scale).exp();
+        let s = (s * 10000.0).round() / 10000.0;
+        // Corroboration: one phrase alone must be strong (headline, lead, repeated);
+        // a top-level subject seen only through weak words needs several of them.
+        let n_ev = a.evidence.iter().filter(|(_, w)| *w > 0.0).count();
+        if n_ev < 2 && s < sc.single_phrase_min_score {
+            continue;
+        }
+        if c.tags[ti].parent.is_none()
+            && a.max_weight <= sc.weak_weight
+            && n_ev < sc.weak_min_phrases
+        {
+            continue;
+        }
+        if c.tags[ti].parent.is_none() && best_top.is_none_or(|(_, b)| s > b) {
+            best_top = Some((ti, s));
+        }
+        if s >= threshold.max(c.tags[ti].min_score) && s > 0.0 {
+            out.push((ti, s));
+        }
+    }
+    // The model is not consulted where it could change next to nothing: a long article whose
+    // phrases found a subject, where the model's weight is below `MIN_MODEL_WEIGHT` and no prior
+    // floor is set (saves its cost on long copy; briefs always get it).
+    let has_top = out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none());
+    let prediction = model
+        .filter(|m| {
+            let w = m.weight * (m.full_weight_words as f64 / words.max(1) as f64).min(1.0);
+            !(has_top && m.prior_floor == 0.0 && w < MIN_MODEL_WEIGHT)
+        })
+        .map(|m| {
+            let rules = rule_features(c, &acc, m.tag_feature);
+            m.model.predict(text, title_chars, entities, &rules)
+        });
+    // The topic model (issue 13): a prior against phrase-only subjects it finds very unlikely,
+    // then coverage: its most likely subject (and that subject's second-level topics) when the
+    // calibrated probability passes the bar. A subject both found keeps the higher score.
+    let mut from_model: Vec<(usize, f64)> = Vec::new();
+    if let Some(m) = model
+        && let Some(prediction) = &prediction
+        && prediction.known_words >= m.min_words
+    {
+        if m.prior_floor > 0.0 {
+            let unlikely = |ti: usize| {
+                c.tags[ti].parent.is_none()
+                    && m.prob_of(prediction, ti).is_some_and(|p| p < m.prior_floor)
+            };
+            out.retain(|&(ti, _)| !unlikely(ti));
+            if best_top.is_some_and(|(ti, _)| unlikely(ti)) {
+                best_top = None;
+            }
+        }
+        let probs = &prediction.probs;
+        let n_top = m.model.n_top.min(probs.len());
+        let w = m.weight * (m.full_weight_words as f64 / words.max(1) as f64).min(1.0);
+        // prior: blend the probability into the rules' top-level scores, raising only: the
+        // softmax spreads little mass over an article's second and third subjects, which the
+        // phrases find well, so a low probability must not pull them down (that is the job of
+        // `prior_floor`)
+        for e in out.iter_mut() {
+            if c.tags[e.0].parent.is_none()
+                && let Some(p) = m.prob_of(prediction, e.0)
+            {
+                e.1 = round4(e.1.max((1.0 - w) * e.1 + w * p));
+            }
+        }
+        let best = (0..n_top).max_by(|&a, &b| probs[a].total_cmp(&probs[b]));
+        if let Some(b) = best
+            && f64::from(probs[b]) >= m.threshold
+        {
+            let alone = !out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none());
+            let mut add = |k: usize, p: f64, top: bool| {
+                let Some(ti) = m.tag_of.get(k).copied().flatten() else {
+                    return;
+                };
+                match out.iter_mut().find(|(t, _)| *t == ti) {
+                    Some(_) if top => {} // already blended above
+                    Some(e) => e.1 = e.1.max(p),
+                    None if top && !alone => out.push((ti, round4(w * p))),
+                    None => out.push((ti, p)),
+                }
+                from_model.push((ti, p));
+            };
+            add(b, round4(f64::from(probs[b])), true);
+            for k in n_top..probs.len() {
+                let p = round4(f64::from(probs[k]));
+                if m.model.classes[k].parent == Some(b) && p >= m.threshold {
+                    add(k, p, false);
+                }
+            }
+        }
+    }
+
+    // Relative cut: drop top-level subjects far weaker than the strongest one
+    // (long articles touch many subjects in passing).
+    if sc.relative_cut > 0.0 {
+        let best = out
+            .iter()
+            .filter(|&&(ti, _)| c.tags[ti].parent.is_none())
+            .map(|&(_, s)| s)
+            .fold(0.0, f64::max);
+        out.retain(|&(ti, s)| c.tags[ti].parent.is_some() || s >= sc.relative_cut * best);
+    }
+    // An article with evidence gets at least one top-level subject.
+    if !out.is_empty()
+        && !out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none())
+        && let Some(b) = best_top
+    {
+        out.push(b);
+    }
+    out.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| c.tags[a.0].id.cmp(&c.tags[b.0].id))
+    });
+    if out.len() > top_k {
+        let keep_top = out[..top_k]
+            .iter()
+            .any(|&(ti, _)| c.tags[ti].parent.is_none());
+        let first_top = out
+            .iter()
+            .copied()
+            .find(|&(ti, _)| c.tags[ti].parent.is_none());
+        out.truncate(top_k);
+        if !keep_top && let Some(t) = first_top {
+            // replace the weakest kept tag with the strongest top-level subject
+            out[top_k - 1] = t;
+        }
+    }
+    out.into_iter()
+        .map(|(ti, s)| {
+            let t = &c.tags[ti];
+            let mut ev = std::mem::take(&mut acc[ti].evidence);
+            ev.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            // Model evidence comes last and is never cut: `model:p=<probability>`, then the
+            // organisation kinds that point at this subject (`entity-kind:sport`).
+            let mut tail: Vec<String> = Vec::new();
+            if let Some(&(_, p)) = from_model.iter().find(|(x, _)| *x == ti) {
+                tail.push(format!("model:p={p:.2}"));
+                if let Some(pred) = &prediction {
+                    let top_id = t.parent.map_or(t.id.as_str(), |p| {
+                        c.tags[p as usize]
+                            .parent
+                            .map_or(c.tags[p as usize].id.as_str(), |q| {
+                                c.tags[q as usize].id.as_str()
+                            })
+                    });
+                    for k in &pred.org_kinds {
+                        if kind_topic(*k) == top_id {
+                            tail.push(format!("entity-kind:{}", k.as_str()));
+                        }
+                    }
+                }
+            }
+            let keep = taxonomy::MAX_EVIDENCE_ITEMS.saturating_sub(tail.len());
+            let mut evidence: Vec<String> = ev.into_iter().take(keep).map(|(e, _)| e).collect();
+            evidence.extend(tail);
+            Tag {
+                id: t.id.clone(),
+                label: t.label.clone(),
+                scheme: t.scheme.clone(),
+                score: s,
+                parent: t.parent.map(|p| c.tags[p as usize].id.clone()),
+                evidence,
+            }
+        })
+        .collect()
+}
+
+/// The rules' evidence per tag: one scan of the text, entity conditions, vetoes and
+/// co-occurrence, then bottom-up propagation to parents. Also returns the word count.
+fn rule_acc(
+    c: &Compiled,
+    ac: &aho_corasick::AhoCorasick,
+    text: &str,
+    title_chars: usize,
+    entities: &[(&str, &str)],
+) -> (Vec<TagAcc>, usize) {
     let sc = &c.scoring;
     let headline_end = if title_chars == 0 {
         0
@@ -320,87 +769,16 @@ fn score(
             }
         }
     }
+    (acc, words)
+}
 
-    let mut out: Vec<(usize, f64)> = Vec::new();
-    let mut best_top: Option<(usize, f64)> = None;
-    for (ti, a) in acc.iter().enumerate() {
-        if !a.has_evidence || a.raw <= 0.0 {
-            continue;
-        }
-        let s = 1.0 - (-a.raw / sc.scale).exp();
-        let s = (s * 10000.0).round() / 10000.0;
-        // Corroboration: one phrase alone must be strong (headline, lead, repeated);
-        // a top-level subject seen only through weak words needs several of them.
-        let n_ev = a.evidence.iter().filter(|(_, w)| *w > 0.0).count();
-        if n_ev < 2 && s < sc.single_phrase_min_score {
-            continue;
-        }
-        if c.tags[ti].parent.is_none()
-            && a.max_weight <= sc.weak_weight
-            && n_ev < sc.weak_min_phrases
-        {
-            continue;
-        }
-        if c.tags[ti].parent.is_none() && best_top.is_none_or(|(_, b)| s > b) {
-            best_top = Some((ti, s));
-        }
-        if s >= threshold.max(c.tags[ti].min_score) && s > 0.0 {
-            out.push((ti, s));
-        }
-    }
-    // Relative cut: drop top-level subjects far weaker than the strongest one
-    // (long articles touch many subjects in passing).
-    if sc.relative_cut > 0.0 {
-        let best = out
-            .iter()
-            .filter(|&&(ti, _)| c.tags[ti].parent.is_none())
-            .map(|&(_, s)| s)
-            .fold(0.0, f64::max);
-        out.retain(|&(ti, s)| c.tags[ti].parent.is_some() || s >= sc.relative_cut * best);
-    }
-    // An article with evidence gets at least one top-level subject.
-    if !out.is_empty()
-        && !out.iter().any(|&(ti, _)| c.tags[ti].parent.is_none())
-        && let Some(b) = best_top
-    {
-        out.push(b);
-    }
-    out.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| c.tags[a.0].id.cmp(&c.tags[b.0].id))
-    });
-    if out.len() > top_k {
-        let keep_top = out[..top_k]
-            .iter()
-            .any(|&(ti, _)| c.tags[ti].parent.is_none());
-        let first_top = out
-            .iter()
-            .copied()
-            .find(|&(ti, _)| c.tags[ti].parent.is_none());
-        out.truncate(top_k);
-        if !keep_top && let Some(t) = first_top {
-            // replace the weakest kept tag with the strongest top-level subject
-            out[top_k - 1] = t;
-        }
-    }
-    out.into_iter()
-        .map(|(ti, s)| {
-            let t = &c.tags[ti];
-            let mut ev = std::mem::take(&mut acc[ti].evidence);
-            ev.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            Tag {
-                id: t.id.clone(),
-                label: t.label.clone(),
-                scheme: t.scheme.clone(),
-                score: s,
-                parent: t.parent.map(|p| c.tags[p as usize].id.clone()),
-                evidence: ev
-                    .into_iter()
-                    .take(taxonomy::MAX_EVIDENCE_ITEMS)
-                    .map(|(e, _)| e)
-                    .collect(),
-            }
-        })
+/// The rules' reading as model features: every tag with positive evidence, valued by its
+/// score (0..1), keyed by the hash of its id (`tag_feature`).
+fn rule_features(c: &Compiled, acc: &[TagAcc], tag_feature: &[u32]) -> Vec<(u32, f32)> {
+    acc.iter()
+        .zip(tag_feature)
+        .filter(|(a, _)| a.has_evidence && a.raw > 0.0)
+        .map(|(a, &h)| (h, (1.0 - (-a.raw / c.scoring.scale).exp()) as f32))
         .collect()
 }
 

@@ -457,4 +457,171 @@ fn exclusion_lookup_matches_a_scan_of_every_exclusion() {
         }
     }
     assert!(!Exclusions::new(Vec::new()).overlaps(0, 5));
+
+// ----- topic model (issue 13) -----
+
+fn tag_of<'a>(tags: &'a [Tag], id: &str) -> Option<&'a Tag> {
+    tags.iter().find(|t| t.id == id)
+}
+
+#[test]
+fn the_model_gives_a_topic_to_briefs_the_phrases_miss() {
+    let rules = TagStage::new(&TagSettings {
+        model_enabled: false,
+        ..TagSettings::default()
+    })
+    .unwrap();
+    let both = TagStage::new(&TagSettings::default()).unwrap();
+    let text = "Ajax 3 PSV 1\n\nBrobbey netted twice at the Johan Cruyff Arena on Sunday.";
+    let ents = [("Ajax", "organization"), ("PSV", "organization")];
+    assert!(
+        !rules
+            .tag(text, 12, &ents)
+            .iter()
+            .any(|t| t.parent.is_none()),
+        "the phrases alone find no subject here"
+    );
+    let tags = both.tag(text, 12, &ents);
+    let sport = tag_of(&tags, "medtop:15000000").unwrap_or_else(|| panic!("{tags:?}"));
+    assert!(sport.score >= 0.2, "{sport:?}");
+    assert!(
+        sport.evidence.iter().any(|e| e.starts_with("model:p=")),
+        "model evidence: {:?}",
+        sport.evidence
+    );
+    // gibberish: the model knows too few words to say anything
+    assert!(both.tag("Lorem ipsum dolor sit amet.", 0, &[]).is_empty());
+    // disabled: no model, no version
+    assert_eq!(rules.model_version(), None);
+    assert!(
+        both.model_version()
+            .is_some_and(|v| v.starts_with("wiredesk-topics@"))
+    );
+}
+
+#[test]
+fn phrase_tags_keep_their_evidence_and_model_evidence_comes_last() {
+    let stage = TagStage::new(&TagSettings::default()).unwrap();
+    let tags = stage.tag(
+        "Central bank raises interest rates\n\nThe central bank raised its key interest rate to fight inflation.",
+        34,
+        &[],
+    );
+    let econ = tag_of(&tags, "medtop:04000000").unwrap_or_else(|| panic!("{tags:?}"));
+    assert!(
+        !econ.evidence[0].starts_with("model:"),
+        "{:?}",
+        econ.evidence
+    );
+    if let Some(i) = econ.evidence.iter().position(|e| e.starts_with("model:")) {
+        assert!(
+            econ.evidence[i..]
+                .iter()
+                .all(|e| e.starts_with("model:") || e.starts_with("entity-kind:"))
+        );
+    }
+    let issue =
+        tag_of(&tags, "wiredesk-issue:central-banks-rates").unwrap_or_else(|| panic!("{tags:?}"));
+    assert!(issue.evidence.iter().all(|e| !e.starts_with("model:")));
+}
+
+#[test]
+fn organisation_kinds_are_evidence_for_their_subject() {
+    let stage = TagStage::new(&TagSettings::default()).unwrap();
+    let text = "Late winner settles it\n\nA header in stoppage time decided the match.";
+    let tags = stage.tag(text, 22, &[("Manchester United", "organization")]);
+    let sport = tag_of(&tags, "medtop:15000000").unwrap_or_else(|| panic!("{tags:?}"));
+    assert!(
+        sport.evidence.contains(&"entity-kind:sport".to_string()),
+        "{:?}",
+        sport.evidence
+    );
+}
+
+#[test]
+fn the_model_file_reloads_and_a_corrupt_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("wiredesk-topics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("topics.wdtm");
+    std::fs::write(&file, DEFAULT_MODEL).unwrap();
+    let stage = TagStage::new(&TagSettings {
+        model: Some(file.clone()),
+        ..TagSettings::default()
+    })
+    .unwrap();
+    let before = stage.model_version().unwrap();
+    // a model with another version: reload picks it up
+    let mut m = model::TopicModel::from_bytes(DEFAULT_MODEL).unwrap();
+    m.version = "wiredesk-topics@test-2".into();
+    std::fs::write(&file, m.to_bytes()).unwrap();
+    stage.reload().unwrap();
+    assert_eq!(
+        stage.model_version().as_deref(),
+        Some("wiredesk-topics@test-2")
+    );
+    // a corrupt file: refused at reload (old model stays) and at start-up
+    let mut bad = m.to_bytes();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(&file, &bad).unwrap();
+    let e = stage.reload().unwrap_err().to_string();
+    assert!(e.contains("checksum") && e.contains("topics.wdtm"), "{e}");
+    assert_eq!(
+        stage.model_version().as_deref(),
+        Some("wiredesk-topics@test-2")
+    );
+    let e = TagStage::new(&TagSettings {
+        model: Some(file.clone()),
+        ..TagSettings::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("invalid topic model"), "{e}");
+    assert_ne!(before, "wiredesk-topics@test-2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn model_settings_are_checked() {
+    for bad in [
+        TagSettings {
+            model_threshold: 1.5,
+            ..TagSettings::default()
+        },
+        TagSettings {
+            model_weight: -0.1,
+            ..TagSettings::default()
+        },
+        TagSettings {
+            model_prior_floor: f64::NAN,
+            ..TagSettings::default()
+        },
+    ] {
+        assert!(TagStage::new(&bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_prior_floor_drops_phrase_subjects_the_model_rules_out() {
+    let text = "US and China resume trade talks as tariffs and chip curbs loom\n\nNegotiators from Washington and Beijing met in Geneva for a second round of trade talks, seeking to extend a truce that paused steep tariffs.\n\nThe US delegation pressed Beijing to ease export restrictions on rare earth magnets, while Chinese officials demanded that Washington relax export controls on advanced semiconductors.";
+    let with = |floor: f64| {
+        TagStage::new(&TagSettings {
+            model_prior_floor: floor,
+            ..TagSettings::default()
+        })
+        .unwrap()
+        .tag(text, 62, &[])
+    };
+    // with the floor at 0.99 every phrase-only subject goes; what is left came from the model
+    for t in with(0.99).iter().filter(|t| t.parent.is_none()) {
+        assert!(t.evidence.iter().any(|e| e.starts_with("model:")), "{t:?}");
+    }
+    assert!(with(0.99).iter().any(|t| t.parent.is_none()));
+    let phrase_only = |tags: &[Tag]| {
+        tags.iter()
+            .filter(|t| t.parent.is_none() && !t.evidence.iter().any(|e| e.starts_with("model:")))
+            .count()
+    };
+    assert_eq!(phrase_only(&with(0.99)), 0);
+    assert!(phrase_only(&with(0.0)) > 0, "{:?}", with(0.0));
 }
