@@ -235,6 +235,7 @@ impl Worker {
                 processed_at: chrono::Utc::now()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
+                entities_model: None,
             };
             pipeline.process(for_task.payload().unwrap_or_default(), provenance)
         });

@@ -82,6 +82,7 @@ impl Stage for entities::EntityStage {
     }
     fn apply(&self, doc: &mut Enriched) -> Result<(), Rejection> {
         doc.entities = self.extract(&doc.text, doc.title_chars);
+        doc.provenance.entities_model = Some(self.model_name().to_owned());
         Ok(())
     }
 }
