@@ -363,7 +363,13 @@ const FLOORS: &[(&str, &str, f64, f64)] = &[];
 
 #[test]
 fn entities_quality_floor() {
-    let stage = EntityStage::new(&EntitySettings::default()).unwrap();
+    // ENTITIES_EVAL_MODEL=<file>: score another model file (e.g. a retrained one).
+    let settings = EntitySettings {
+        model: std::env::var_os("ENTITIES_EVAL_MODEL").map(Into::into),
+        ..EntitySettings::default()
+    };
+    let stage = EntityStage::new(&settings).unwrap();
+    eprintln!("model: {}", stage.model_name());
     let mut sets: Vec<(String, Vec<Doc>)> = ["gum-news", "gum-interview", "wire-heldout"]
         .iter()
         .map(|s| (s.to_string(), read_jsonl_set(s)))

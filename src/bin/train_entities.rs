@@ -23,6 +23,9 @@ struct Args {
     /// Do not synthesize headlines and datelines.
     #[arg(long)]
     no_augment: bool,
+    /// Synthetic sports documents to add (with augmentation).
+    #[arg(long, default_value_t = TrainOptions::default().sport_docs)]
+    sport_docs: usize,
     /// Passes over the training data.
     #[arg(long, default_value_t = TrainOptions::default().epochs)]
     epochs: usize,
@@ -32,6 +35,9 @@ struct Args {
     /// Seed for example order and augmentation.
     #[arg(long, default_value_t = TrainOptions::default().seed)]
     seed: u64,
+    /// Update weight of a source, `name=weight` (repeatable; default 1).
+    #[arg(long = "weight", value_parser = parse_weight)]
+    weights: Vec<(String, f32)>,
     /// Output model file.
     #[arg(long, default_value = "models/entities/model.bin")]
     out: PathBuf,
@@ -51,10 +57,23 @@ fn main() {
         seed: a.seed,
         augment: !a.no_augment,
         out: a.out,
+        weights: a.weights,
+        sport_docs: a.sport_docs,
         ..TrainOptions::default()
     };
     if let Err(e) = train(&opts, &mut std::io::stderr()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn parse_weight(s: &str) -> Result<(String, f32), String> {
+    let (name, w) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected name=weight, got {s:?}"))?;
+    let w: f32 = w.parse().map_err(|e| format!("bad weight in {s:?}: {e}"))?;
+    if !(w.is_finite() && w >= 0.0) {
+        return Err(format!("weight must be >= 0 in {s:?}"));
+    }
+    Ok((name.to_string(), w))
 }

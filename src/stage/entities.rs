@@ -278,25 +278,30 @@ impl Resources {
 
     fn match_gazetteers(&self, d: &mut Doc) {
         let n = d.toks.len();
-        let toks = &d.toks;
-        for m in self.gaz.ac.find_overlapping_iter(d.text) {
-            let (s, e) = (m.start() as u32, m.end() as u32);
-            let Ok(i) = toks.binary_search_by_key(&s, |t| t.bs) else {
-                continue;
-            };
-            let Ok(j) = toks.binary_search_by_key(&e, |t| t.be) else {
-                continue;
-            };
-            if j < i {
-                continue;
+        // Byte offset -> 1 + token starting / ending there, so a match is checked for token
+        // boundaries in O(1).
+        let mut starts = vec![0u32; d.text.len() + 1];
+        let mut ends = vec![0u32; d.text.len() + 1];
+        for (k, t) in d.toks.iter().enumerate() {
+            if let Some(x) = starts.get_mut(t.bs as usize) {
+                *x = k as u32 + 1;
             }
-            let end = j as u32 + 1;
-            match d.gaz_at[i] {
-                Some((e0, _)) if e0 >= end => {}
-                _ => d.gaz_at[i] = Some((end, m.pattern().as_u32())),
+            if let Some(x) = ends.get_mut(t.be as usize) {
+                *x = k as u32 + 1;
             }
         }
+        // Leftmost-longest, non-overlapping: the selection the features use, in one pass.
+        for m in self.gaz.ac.find_iter(d.text) {
+            let (Some(&i), Some(&j)) = (starts.get(m.start()), ends.get(m.end())) else {
+                continue;
+            };
+            if i == 0 || j == 0 || j < i {
+                continue;
+            }
+            d.gaz_at[i as usize - 1] = Some((j, m.pattern().as_u32()));
+        }
         // ALL-CAPS lines and datelines: look up upper-cased names (rare; may allocate).
+        let toks = &d.toks;
         for i in 0..n {
             if d.gaz_at[i].is_some() || !toks[i].has(ALLCAPS) {
                 continue;
@@ -319,7 +324,7 @@ impl Resources {
                 d.gaz_at[i] = best;
             }
         }
-        // Greedy leftmost-longest selection.
+        // Cover tokens (an upper-case match may overlap a later one: the first wins).
         let mut i = 0;
         while i < n {
             if let Some((end, p)) = d.gaz_at[i] {
@@ -410,9 +415,10 @@ impl EntityStage {
         }
         let d = self.res.analyze(text, title_chars);
         let fz = self.res.featurizer();
-        let facts = fz.facts(&d);
+        let mut facts = fz.facts(&d);
         let mut runs = Vec::new();
         fz.runs(&d, &facts, &mut runs);
+        fz.doc_context(&d, &mut facts, &runs);
         let mut mentions = Vec::new();
         let mut feats = Vec::with_capacity(64);
         let mut em: Vec<[i32; LABELS]> = Vec::new();
@@ -511,6 +517,22 @@ impl EntityStage {
             }
             while e > s && !d.toks[e - 1].has(WORD) {
                 e -= 1;
+            }
+            // A hyphenated word is one word: "Wong Kwok-kin", not "Wong Kwok" (but
+            // "Georgia-based" stays "Georgia"; capitalised parts are the model's call:
+            // "U.S.-China").
+            while s < e
+                && e + 1 < d.toks.len()
+                && !d.toks[e].has(WORD)
+                && !d.toks[e].has(SPACE)
+                && matches!(d.text_of(e), "-" | "\u{2010}")
+                && d.toks[e + 1].has(WORD)
+                && !d.toks[e + 1].has(SPACE)
+                && !d.toks[e + 1].has(DIGIT)
+                && !d.toks[e + 1].has(CAP)
+                && self.res.lex.bits(d.toks[e + 1].hash) & lex::HYPHEN_STOP == 0
+            {
+                e += 2;
             }
             if s < e {
                 out.push(Mention {
@@ -674,10 +696,11 @@ impl EntityStage {
                 self.res.gaz.entries[e as usize].class == class::COUNTRY
                     || self.res.gaz.entries[e as usize].class == class::USER
             });
+            // "Santorum" after "Rick Santorum" is the person, whatever its own context
+            // suggested; a country stays a country ("Jordan" after "Will Jordan").
             if !country
                 && let Some(&p) = surname.get(&h)
                 && p != idx
-                && (m.ty == 0 || m.scores[0] + self.consistency_margin >= m.scores[m.ty])
             {
                 names[idx] = names[p].clone();
                 kinds[idx] = EntityKind::Person;

@@ -60,6 +60,7 @@ pub(crate) mod lex {
     pub const SPORT: u32 = 1 << 19;
     pub const MARKET: u32 = 1 << 20;
     pub const ABBREV: u32 = 1 << 21;
+    pub const HYPHEN_STOP: u32 = 1 << 22;
 }
 
 /// The hand-written word lists and name lists, as one map from a word's hash to the lists it
@@ -68,7 +69,7 @@ pub(crate) struct Lexicon {
     map: IdMap<u32>,
 }
 
-const FIRST_NAMES: &str = include_str!(concat!(
+pub(crate) const FIRST_NAMES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/gazetteers/first_names.txt"
 ));
@@ -117,6 +118,7 @@ impl Lexicon {
         add(words::SPORT_CUES, lex::SPORT);
         add(words::MARKET_CUES, lex::MARKET);
         add(words::ABBREV, lex::ABBREV);
+        add(words::HYPHEN_STOP, lex::HYPHEN_STOP);
         Self { map }
     }
 
@@ -186,6 +188,13 @@ mod t {
     pub const WORD_RUN_AFTER: u64 = 35;
     pub const RUN_BEFORE_WORD: u64 = 36;
     pub const RUN_AFTER2: u64 = 37;
+    pub const PAIR_LEX: u64 = 38;
+    pub const GAZ_EDGE: u64 = 39;
+    pub const GAZ_BEFORE: u64 = 40;
+    pub const GAZ_AFTER: u64 = 41;
+    pub const DOC_PREV: u64 = 42;
+    pub const DOC_NEXT: u64 = 43;
+    pub const DOC_RUN: u64 = 44;
 }
 
 const BOS: u64 = 0xB05;
@@ -279,13 +288,39 @@ pub(crate) struct Facts {
     pub lex: Vec<u32>,
     /// Word id per token ([`word_id`]).
     pub wid: Vec<u64>,
-    /// Shape hash per token.
+    /// Shape hash per token in or next to a run (0 elsewhere).
     pub shape: Vec<u64>,
     /// Per token: 0, 1 = city part of a dateline, 2 = agency in its brackets.
     pub dateline: Vec<u8>,
     /// Per token: digit tokens on its line (capped at 7).
     pub line_digits: Vec<u8>,
+    /// Per token: what the article says around the same word elsewhere ([`DocWord`]).
+    pub doc: Vec<DocWord>,
 }
+
+/// Context of all occurrences of one capitalised word in an article: the word lists of the
+/// words before and after it, and the runs it is part of. Lets one mention borrow the
+/// evidence of the others ("Paris said" types "Valeska Paris" and the bare "Paris").
+#[derive(Clone, Copy, Default)]
+pub(crate) struct DocWord {
+    pub prev: u32,
+    pub next: u32,
+    /// Bit 0: in a run of two or more words starting with a given name; bit 1: in a
+    /// one-word run; bit 2: last word of a longer run; bit 3: seen more than once.
+    pub runs: u8,
+}
+
+/// Word-list bits that carry context across an article.
+const DOC_SEL: u32 = lex::TITLE
+    | lex::SAID
+    | lex::LOC_PREP
+    | lex::SPORT
+    | lex::MARKET
+    | lex::ORG_NOUN
+    | lex::PERSON_NOUN
+    | lex::ORG_SUFFIX
+    | lex::LOC_SUFFIX
+    | lex::DETERMINER;
 
 pub(crate) struct Featurizer<'g> {
     pub gaz: &'g Gazetteer,
@@ -335,7 +370,9 @@ impl Featurizer<'_> {
             let mut digits = 0;
             while b < n && b - a < MAX_RUN {
                 let tb = &d.toks[b];
-                if tb.has(SENT) && !d.toks[a].has(TZONE) {
+                // A line break always ends a run; a sentence start does too, except in a
+                // title-case zone, where every word looks like one.
+                if tb.has(NEWLINE) || (tb.has(SENT) && !d.toks[a].has(TZONE)) {
                     break;
                 }
                 if self.name_like(d, b) {
@@ -387,6 +424,7 @@ impl Featurizer<'_> {
             shape: vec![0; n],
             dateline: vec![0; n],
             line_digits: vec![0; n],
+            doc: Vec::new(),
         };
         for (k, t) in d.toks.iter().enumerate() {
             f.lex.push(self.lex.bits(t.hash));
@@ -434,10 +472,69 @@ impl Featurizer<'_> {
             }
             s = e;
         }
-        for (k, x) in f.shape.iter_mut().enumerate() {
-            *x = shape(d.text_of(k));
-        }
         f
+    }
+
+    /// Fill [`Facts::doc`] and the shapes of the tokens in and next to runs (the only ones
+    /// features read) once the runs are known.
+    pub fn doc_context(&self, d: &Doc, facts: &mut Facts, runs: &[Run]) {
+        let n = d.toks.len();
+        for r in runs {
+            let (a, b) = ((r.a as usize).saturating_sub(1), (r.b as usize + 1).min(n));
+            for k in a..b {
+                if facts.shape[k] == 0 {
+                    facts.shape[k] = shape(d.text_of(k));
+                }
+            }
+        }
+        let mut words: IdMap<DocWord> = IdMap::default();
+        let mut seen: IdSet = IdSet::default();
+        for r in runs {
+            let (a, b) = (r.a as usize, r.b as usize);
+            let nwords = d.toks[a..b].iter().filter(|t| t.has(WORD)).count();
+            let given = facts.lex[a] & lex::FIRST_NAME != 0 && nwords >= 2;
+            let prev = if a > 0 { facts.lex[a - 1] & DOC_SEL } else { 0 };
+            let next = if b < n { facts.lex[b] & DOC_SEL } else { 0 };
+            let mut last = b - 1;
+            while last > a && !d.toks[last].has(WORD) {
+                last -= 1;
+            }
+            for k in a..b {
+                let t = &d.toks[k];
+                if !t.has(WORD) || !t.has(CAP) || t.has(DIGIT) {
+                    continue;
+                }
+                let w = words.entry(t.hash).or_default();
+                if !seen.insert(t.hash) {
+                    w.runs |= 8;
+                }
+                if k == a {
+                    w.prev |= prev;
+                }
+                if k == last {
+                    w.next |= next;
+                }
+                if given {
+                    w.runs |= 1;
+                }
+                if nwords == 1 {
+                    w.runs |= 2;
+                } else if k == last {
+                    w.runs |= 4;
+                }
+            }
+        }
+        facts.doc = d
+            .toks
+            .iter()
+            .map(|t| {
+                if t.has(WORD) && t.has(CAP) {
+                    words.get(&t.hash).copied().unwrap_or_default()
+                } else {
+                    DocWord::default()
+                }
+            })
+            .collect();
     }
 
     /// Push the feature hashes of token `k` of run `r` into `out` (cleared first).
@@ -526,6 +623,22 @@ impl Featurizer<'_> {
             push_bits(out, t::RUN_AFTER_LEX, ral);
         }
         push_bits(out, t::RUN_LAST_LEX, facts.lex[last] & !(lex::DICT | lex::COMMON));
+        // Word-list pair with the previous token ("Council ... Enver": an organization
+        // suffix then a given name starts a new name).
+        const SEL: u32 = lex::FIRST_NAME
+            | lex::TITLE
+            | lex::ORG_SUFFIX
+            | lex::LOC_SUFFIX
+            | lex::DICT
+            | lex::COMMON
+            | lex::ROLE;
+        out.push(f2(t::PAIR_LEX, (p1l & SEL) as u64, (facts.lex[k] & SEL) as u64));
+        // Gazetteer match edges: the previous token ends a match, this one is outside it.
+        if k > 0 {
+            let (pg, cg) = (d.gaz_in[k - 1] != 0, d.gaz_in[k] != 0);
+            let same = pg && cg && d.gaz_span(k - 1).0 == d.gaz_span(k).0;
+            out.push(f2(t::GAZ_EDGE, pg as u64 | (cg as u64) << 1, same as u64));
+        }
         // Gazetteer match covering this token.
         let g = d.gaz_in[k];
         if g != 0 {
@@ -553,6 +666,14 @@ impl Featurizer<'_> {
                 }
             }
             out.push(f2(t::GAZ_SET, classes as u64, gpos));
+            // The list kinds with the words around the run ("beat" + a city: a team).
+            out.push(f2(t::GAZ_BEFORE, classes as u64, rb));
+            out.push(f2(t::GAZ_AFTER, classes as u64, ra));
+        }
+        if let Some(dw) = facts.doc.get(k) {
+            push_bits(out, t::DOC_PREV, dw.prev);
+            push_bits(out, t::DOC_NEXT, dw.next);
+            out.push(f2(t::DOC_RUN, dw.runs as u64, pos));
         }
         out.push(f2(t::LINE, facts.line_digits[k] as u64, pos));
         if facts.dateline[k] != 0 {

@@ -314,7 +314,7 @@ impl Builder {
 
     pub fn build(self) -> anyhow::Result<Gazetteer> {
         let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&self.patterns)
             .context("building gazetteer automaton")?;
         let mut upper = HashMap::new();

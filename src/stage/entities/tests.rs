@@ -535,3 +535,73 @@ fn dictionary_word_names_table() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The seed article (`tests/data/seed`, a real wire story): every person and place found
+/// before the model (issue 12) is still found, with its type, and nothing else is reported.
+#[test]
+fn seed_article_keeps_people_and_places() {
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/seed/article-us-china-trade-talks.txt"
+    ));
+    let es = stage().extract(text, 0);
+    let want: &[(&str, EntityKind)] = &[
+        ("Donald Trump", Person),
+        ("He Lifeng", Person),
+        ("Howard Lutnick", Person),
+        ("Scott Bessent", Person),
+        ("Jamieson Greer", Person),
+        ("Wang Wentao", Person),
+        ("Li Chenggang", Person),
+        ("Xi Jinping", Person),
+        ("China", Location),
+        ("United States", Location),
+        ("London", Location),
+        ("Beijing", Location),
+        ("Lancaster House", Location),
+        ("Buckingham Palace", Location),
+        ("Geneva", Location),
+        ("White House", Location),
+        ("Chinese", Group),
+    ];
+    let mut failures = Vec::new();
+    for (name, kind) in want {
+        match es.iter().find(|e| e.name == *name) {
+            Some(e) if e.kind == *kind => {}
+            Some(e) => failures.push(format!("{name}: {:?}, want {kind:?}", e.kind)),
+            None => failures.push(format!("missing {name}")),
+        }
+    }
+    for e in &es {
+        if !want.iter().any(|(n, _)| *n == e.name) {
+            failures.push(format!("false positive {:?} {:?}", e.name, e.kind));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn model_file_errors_are_clear() {
+    let dir = std::env::temp_dir().join(format!("wiredesk-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("model.bin");
+    let mut bytes = BUILTIN_MODEL.to_vec();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&bad, &bytes).unwrap();
+    let load = |p: std::path::PathBuf| {
+        EntityStage::new(&EntitySettings {
+            model: Some(p),
+            ..Default::default()
+        })
+    };
+    let msg = format!("{:#}", load(bad.clone()).err().unwrap());
+    assert!(msg.contains("model.bin") && msg.contains("checksum"), "{msg}");
+    let msg = format!("{:#}", load(dir.join("missing.bin")).err().unwrap());
+    assert!(msg.contains("missing.bin"), "{msg}");
+    std::fs::write(&bad, BUILTIN_MODEL).unwrap();
+    let s = load(bad).unwrap();
+    assert_eq!(s.model_name(), stage().model_name());
+    assert!(s.model_name().starts_with("wiredesk-entities-f"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

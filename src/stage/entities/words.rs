@@ -198,3 +198,10 @@ pub const PERSON_NOUNS: &str = "official officials spokesman spokeswoman spokesp
 
 /// Determiners and possessives before a name.
 pub const DETERMINERS: &str = "the a an this that these those our my his her their its";
+
+/// Lower-case words glued by a hyphen after a name that are not part of it
+/// ("Georgia-based", "Kremlin-backed"); other glued parts are ("Wong Kwok-kin").
+pub const HYPHEN_STOP: &str = "based led born owned backed made style like era wide bound \
+    linked related run funded type class level area friendly free focused oriented \
+    controlled sponsored born-and-raised listed headquartered affiliated aligned allied \
+    inspired themed centric specific only";
