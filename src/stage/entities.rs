@@ -3,7 +3,7 @@
 //! A learned model over rules and gazetteers, in one linear pass (issue 12):
 //!
 //! 1. a tokenizer that keeps char offsets ([`tokenize`]);
-//! 2. one Aho-Corasick automaton over every gazetteer name and alias ([`gazetteer`]),
+//! 2. one look-up of every gazetteer name and alias by its tokens ([`gazetteer`]),
 //!    including the organisation registries (companies, clubs, parties, universities,
 //!    government bodies, NGOs);
 //! 3. candidate runs (capitalised words and gazetteer matches, joined over "of", "and",
@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use features::{Facts, Featurizer, IdSet, Lexicon, Run, lex};
+use features::{Facts, Featurizer, IdMap, IdSet, Lexicon, Run, lex};
 use gazetteer::{Builder, Gazetteer, class};
 use model::{LABELS, b_of, i_of, is_inside, type_of};
 use tokenize::*;
@@ -246,8 +246,8 @@ impl Resources {
             gaz_in: vec![0; toks.len()],
             gaz_start: vec![0; toks.len()],
             toks,
-            lower_seen: IdSet::default(),
-            cap_mid: IdSet::default(),
+            lower_seen: IdSet::with_capacity_and_hasher(text.len() / 8, Default::default()),
+            cap_mid: IdSet::with_capacity_and_hasher(text.len() / 32, Default::default()),
             h: self.h,
         };
         self.stats(&mut d);
@@ -278,30 +278,43 @@ impl Resources {
 
     fn match_gazetteers(&self, d: &mut Doc) {
         let n = d.toks.len();
-        // Byte offset -> 1 + token starting / ending there, so a match is checked for token
-        // boundaries in O(1).
-        let mut starts = vec![0u32; d.text.len() + 1];
-        let mut ends = vec![0u32; d.text.len() + 1];
-        for (k, t) in d.toks.iter().enumerate() {
-            if let Some(x) = starts.get_mut(t.bs as usize) {
-                *x = k as u32 + 1;
-            }
-            if let Some(x) = ends.get_mut(t.be as usize) {
-                *x = k as u32 + 1;
-            }
-        }
-        // Leftmost-longest, non-overlapping: the selection the features use, in one pass.
-        for m in self.gaz.ac.find_iter(d.text) {
-            let (Some(&i), Some(&j)) = (starts.get(m.start()), ends.get(m.end())) else {
-                continue;
-            };
-            if i == 0 || j == 0 || j < i {
+        // Leftmost-longest over token sequences: at each word token that starts a name, the
+        // longest name that follows.
+        let toks = &d.toks;
+        let g = &self.gaz;
+        let mut i = 0;
+        while i < n {
+            let t = &toks[i];
+            if !t.has(WORD) {
+                i += 1;
                 continue;
             }
-            d.gaz_at[i as usize - 1] = Some((j, m.pattern().as_u32()));
+            let th = |k: usize| gazetteer::tok_hash(d.text.get(toks[k].bs as usize..toks[k].be as usize).unwrap_or(""));
+            let h0 = th(i);
+            if !g.first_tokens.contains(&h0) {
+                i += 1;
+                continue;
+            }
+            let mut h = gazetteer::seq_hash(0, h0);
+            let mut best = g.by_tokens.get(&h).map(|&p| (i + 1, p));
+            let mut j = i + 1;
+            while j < n && j < i + g.max_tokens && !toks[j].has(NEWLINE) && g.prefixes.contains(&h)
+            {
+                h = gazetteer::seq_hash(h, th(j));
+                j += 1;
+                if let Some(&p) = g.by_tokens.get(&h) {
+                    best = Some((j, p));
+                }
+            }
+            match best {
+                Some((e, p)) => {
+                    d.gaz_at[i] = Some((e as u32, p));
+                    i = e;
+                }
+                None => i += 1,
+            }
         }
         // ALL-CAPS lines and datelines: look up upper-cased names (rare; may allocate).
-        let toks = &d.toks;
         for i in 0..n {
             if d.gaz_at[i].is_some() || !toks[i].has(ALLCAPS) {
                 continue;
@@ -423,13 +436,14 @@ impl EntityStage {
         let mut feats = Vec::with_capacity(64);
         let mut em: Vec<[i32; LABELS]> = Vec::new();
         let mut labels = Vec::new();
+        let mut back = Vec::new();
         for &r in &runs {
             em.clear();
             for k in r.a as usize..r.b as usize {
                 fz.features(&d, &facts, r, k, &mut feats);
                 em.push(self.model.emit(&feats));
             }
-            model::viterbi(&em, self.model.trans(), None, &mut labels);
+            model::viterbi_with(&em, self.model.trans(), None, &mut back, &mut labels);
             self.collect(&d, r, &em, &labels, &mut mentions);
         }
         self.user_entries(&d, &mut mentions);
@@ -563,7 +577,7 @@ impl EntityStage {
         if ms.len() < 2 {
             return;
         }
-        let mut votes: HashMap<u64, ([i64; 4], u32)> = HashMap::new();
+        let mut votes: IdMap<([i64; 4], u32)> = IdMap::default();
         for m in ms.iter() {
             let v = votes.entry(Self::key(d, m)).or_insert(([0; 4], 0));
             for t in 0..4 {
@@ -661,8 +675,8 @@ impl EntityStage {
                 .filter(|t| t.has(WORD))
                 .count()
         };
-        let mut surname: HashMap<u64, usize> = HashMap::new();
-        let mut acronym: HashMap<u64, usize> = HashMap::new();
+        let mut surname: IdMap<usize> = IdMap::default();
+        let mut acronym: IdMap<usize> = IdMap::default();
         for (idx, m) in ms.iter().enumerate() {
             let n = words(m);
             if m.ty == 0 && n >= 2 {

@@ -156,7 +156,6 @@ mod t {
     pub const SHAPE: u64 = 3;
     pub const PRE3: u64 = 4;
     pub const SUF3: u64 = 5;
-    pub const SUF4: u64 = 6;
     pub const PREV: u64 = 7;
     pub const NEXT: u64 = 8;
     pub const PREV2: u64 = 9;
@@ -242,34 +241,26 @@ pub(crate) fn shape(s: &str) -> u64 {
     h
 }
 
-fn affixes(s: &str) -> (u64, u64, u64) {
+/// Hashes of the lower-cased first three and last three chars.
+fn affixes(s: &str) -> (u64, u64) {
     let mut pre: u64 = 0x9E;
-    let mut n = 0;
-    for c in s.chars().flat_map(char::to_lowercase) {
-        if n < 3 {
-            pre = mix(pre, c as u64);
-        }
-        n += 1;
+    for c in s.chars().take(3) {
+        pre = mix(pre, lower(c) as u64);
     }
-    let mut suf3: u64 = 0x53;
-    let mut suf4: u64 = 0x54;
-    let mut m = 0;
-    let lower_rev = s.chars().rev().flat_map(char::to_lowercase);
-    for c in lower_rev {
-        if m < 3 {
-            suf3 = mix(suf3, c as u64);
-        }
-        if m < 4 {
-            suf4 = mix(suf4, c as u64);
-        } else {
-            break;
-        }
-        m += 1;
+    let mut suf: u64 = 0x53;
+    for c in s.chars().rev().take(3) {
+        suf = mix(suf, lower(c) as u64);
     }
-    if n < 4 {
-        suf4 = mix(suf4, 0xFF);
+    (pre, suf)
+}
+
+#[inline]
+fn lower(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
     }
-    (pre, suf3, suf4)
 }
 
 /// A candidate run `[a, b)` of tokens the model labels; everything outside runs is `O`.
@@ -563,10 +554,9 @@ impl Featurizer<'_> {
         out.push(f1(t::WORD, w));
         out.push(f1(t::SHAPE, facts.shape[k]));
         if tk.has(WORD) && !tk.has(DIGIT) {
-            let (pre, s3, s4) = affixes(d.text_of(k));
+            let (pre, s3) = affixes(d.text_of(k));
             out.push(f1(t::PRE3, pre));
             out.push(f1(t::SUF3, s3));
-            out.push(f1(t::SUF4, s4));
         }
         out.push(f1(t::PREV, p1));
         out.push(f1(t::NEXT, n1));
@@ -717,8 +707,8 @@ mod tests {
 
     #[test]
     fn affixes_of_short_words() {
-        let (p, s3, _) = affixes("FC");
-        let (p2, s32, _) = affixes("fc");
+        let (p, s3) = affixes("FC");
+        let (p2, s32) = affixes("fc");
         assert_eq!((p, s3), (p2, s32));
     }
 }

@@ -1,4 +1,4 @@
-//! Gazetteers: loading (shipped + user TSV files) and the single Aho-Corasick automaton.
+//! Gazetteers: loading (shipped + user TSV files) and one index of every name by its tokens.
 //!
 //! A gazetteer match is evidence, not a decision: the model sees which kinds of list a
 //! name is on (a feature class per list, e.g. city and football club for "Chelsea") and
@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use anyhow::{Context, bail};
 
 use super::EntityKind;
+use super::features::{IdMap, IdSet};
+use super::tokenize::{Tok, WORD, tokenize};
 
 /// Feature classes of gazetteer entries (bit positions in a `u16` mask).
 pub(crate) mod class {
@@ -119,9 +120,33 @@ pub(crate) struct Gazetteer {
     pub pattern_entries: Vec<Box<[u32]>>,
     /// pattern id -> union of the feature classes of its entries.
     pub pattern_classes: Vec<u16>,
-    pub ac: AhoCorasick,
+    /// Token-sequence hash ([`seq_hash`]) of every name -> pattern id.
+    pub by_tokens: IdMap<u32>,
+    /// Exact-case hashes of the first token of every name.
+    pub first_tokens: IdSet,
+    /// Hashes of every proper prefix (in tokens) of every name, to stop looking early.
+    pub prefixes: IdSet,
+    /// Most tokens in a name.
+    pub max_tokens: usize,
     /// Upper-cased pattern -> pattern id, for ALL-CAPS headlines and datelines.
     pub upper: HashMap<String, u32>,
+}
+
+/// Exact-case hash of one token's text.
+#[inline]
+pub(crate) fn tok_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Hash of a token sequence: the token hashes chained, so "New York" and "NewYork" differ.
+#[inline]
+pub(crate) fn seq_hash(prev: u64, tok: u64) -> u64 {
+    (prev.rotate_left(23) ^ tok).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Gazetteer {
@@ -312,11 +337,36 @@ impl Builder {
         self.add_tsv(&path.display().to_string(), &text, None, true)
     }
 
+    /// Index every name by its token sequence (the stage's own tokenizer), so matching is
+    /// a few hash look-ups per capitalised token and always falls on token boundaries.
     pub fn build(self) -> anyhow::Result<Gazetteer> {
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&self.patterns)
-            .context("building gazetteer automaton")?;
+        let mut by_tokens: IdMap<u32> = IdMap::default();
+        let mut first_tokens = IdSet::default();
+        let mut prefixes = IdSet::default();
+        let mut max_tokens = 1;
+        let mut toks: Vec<Tok> = Vec::new();
+        let never = |_: u64| false;
+        for (id, p) in self.patterns.iter().enumerate() {
+            tokenize(p, 0, &never, &mut toks);
+            let Some(first) = toks.first() else { continue };
+            if !first.has(WORD) {
+                continue;
+            }
+            let mut h = 0u64;
+            for (k, t) in toks.iter().enumerate() {
+                if k > 0 {
+                    prefixes.insert(h);
+                }
+                h = seq_hash(h, tok_hash(p.get(t.bs as usize..t.be as usize).unwrap_or("")));
+            }
+            first_tokens.insert(tok_hash(p.get(first.bs as usize..first.be as usize).unwrap_or("")));
+            max_tokens = max_tokens.max(toks.len());
+            // The first name wins a clash (user files come first).
+            by_tokens.entry(h).or_insert(id as u32);
+        }
+        if self.patterns.len() > u32::MAX as usize / 2 {
+            bail!("too many gazetteer names");
+        }
         let mut upper = HashMap::new();
         for (id, p) in self.patterns.iter().enumerate() {
             upper.entry(p.to_uppercase()).or_insert(id as u32);
@@ -337,7 +387,10 @@ impl Builder {
                 .map(Vec::into_boxed_slice)
                 .collect(),
             pattern_classes,
-            ac,
+            by_tokens,
+            first_tokens,
+            prefixes,
+            max_tokens: max_tokens.min(16),
             upper,
         })
     }

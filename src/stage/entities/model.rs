@@ -93,13 +93,26 @@ pub(crate) fn viterbi<S: Score>(
     mask: Option<&[u16]>,
     out: &mut Vec<u8>,
 ) {
+    let mut back = Vec::new();
+    viterbi_with(em, trans, mask, &mut back, out);
+}
+
+/// [`viterbi`] with a caller-owned back-pointer buffer (no allocation per run).
+pub(crate) fn viterbi_with<S: Score>(
+    em: &[[S; LABELS]],
+    trans: &[[S; LABELS]; LABELS],
+    mask: Option<&[u16]>,
+    back: &mut Vec<[u8; LABELS]>,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     let n = em.len();
     if n == 0 {
         return;
     }
     let ok = |i: usize, l: usize| mask.is_none_or(|m| m.get(i).is_some_and(|&b| b & (1 << l) != 0));
-    let mut back: Vec<[u8; LABELS]> = vec![[0; LABELS]; n];
+    back.clear();
+    back.resize(n, [0; LABELS]);
     let mut cur = [S::MIN; LABELS];
     for l in 0..LABELS {
         if allowed(0, l) && ok(0, l) {
