@@ -289,7 +289,13 @@ impl Resources {
                 i += 1;
                 continue;
             }
-            let th = |k: usize| gazetteer::tok_hash(d.text.get(toks[k].bs as usize..toks[k].be as usize).unwrap_or(""));
+            let th = |k: usize| {
+                gazetteer::tok_hash(
+                    d.text
+                        .get(toks[k].bs as usize..toks[k].be as usize)
+                        .unwrap_or(""),
+                )
+            };
             let h0 = th(i);
             if !g.first_tokens.contains(&h0) {
                 i += 1;
@@ -548,7 +554,29 @@ impl EntityStage {
             {
                 e += 2;
             }
-            if s < e {
+            // A capitalised word between a title and a person's name belongs to the name
+            // ("Vice Premier He Lifeng": "He" reads like a pronoun on its own).
+            if ty == 0
+                && s > a + 1
+                && labels[s - a - 1] == 0
+                && d.toks[s - 1].has(WORD)
+                && d.toks[s - 1].has(CAP)
+                && !d.toks[s - 1].has(SENT)
+                && !d.toks[s - 1].has(TZONE)
+                && self.res.lex.bits(d.toks[s - 2].hash) & lex::TITLE != 0
+            {
+                s -= 1;
+            }
+            // In a title-case line capitals carry no signal: a name made only of everyday
+            // words that the article never capitalises mid-sentence is not a name
+            // ("Outlook for Future Agreements").
+            let shouted_words = (s..e).filter(|&k| d.toks[k].has(WORD)).all(|k| {
+                let t = &d.toks[k];
+                t.has(TZONE)
+                    && self.res.lex.bits(t.hash) & (lex::DICT | lex::COMMON) != 0
+                    && !d.cap_mid.contains(&t.hash)
+            });
+            if s < e && !shouted_words {
                 out.push(Mention {
                     t0: s as u32,
                     t1: e as u32,

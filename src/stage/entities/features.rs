@@ -342,7 +342,10 @@ impl Featurizer<'_> {
                 || t.hash == d.h.on;
         }
         let s = d.text_of(k);
-        matches!(s, "&" | "-" | "\u{2010}" | "'s" | "\u{2019}s" | "." | "/" | "'")
+        matches!(
+            s,
+            "&" | "-" | "\u{2010}" | "'s" | "\u{2019}s" | "." | "/" | "'"
+        )
     }
 
     /// Candidate runs: a name-like token, extended over name-like tokens, connectors
@@ -568,7 +571,10 @@ impl Featurizer<'_> {
         out.push(f2(t::WORD_NEXT, w, n1));
         let case = (tk.flags & (CAP | ALLCAPS | SENT | TZONE | UPZONE | DOTTED)) as u64;
         out.push(f1(t::CASE, case));
-        out.push(f1(t::HEAD_ZONE, (tk.flags & (HEAD | NEWLINE | TZONE)) as u64));
+        out.push(f1(
+            t::HEAD_ZONE,
+            (tk.flags & (HEAD | NEWLINE | TZONE)) as u64,
+        ));
         if tk.has(WORD) && !tk.has(DIGIT) {
             let cm = d.cap_mid.contains(&tk.hash) as u64;
             let ls = d.lower_seen.contains(&tk.hash) as u64;
@@ -612,7 +618,11 @@ impl Featurizer<'_> {
         if k + 1 != b {
             push_bits(out, t::RUN_AFTER_LEX, ral);
         }
-        push_bits(out, t::RUN_LAST_LEX, facts.lex[last] & !(lex::DICT | lex::COMMON));
+        push_bits(
+            out,
+            t::RUN_LAST_LEX,
+            facts.lex[last] & !(lex::DICT | lex::COMMON),
+        );
         // Word-list pair with the previous token ("Council ... Enver": an organization
         // suffix then a given name starts a new name).
         const SEL: u32 = lex::FIRST_NAME
@@ -622,7 +632,11 @@ impl Featurizer<'_> {
             | lex::DICT
             | lex::COMMON
             | lex::ROLE;
-        out.push(f2(t::PAIR_LEX, (p1l & SEL) as u64, (facts.lex[k] & SEL) as u64));
+        out.push(f2(
+            t::PAIR_LEX,
+            (p1l & SEL) as u64,
+            (facts.lex[k] & SEL) as u64,
+        ));
         // Gazetteer match edges: the previous token ends a match, this one is outside it.
         if k > 0 {
             let (pg, cg) = (d.gaz_in[k - 1] != 0, d.gaz_in[k] != 0);
@@ -670,10 +684,7 @@ impl Featurizer<'_> {
             out.push(f2(t::DATELINE, facts.dateline[k] as u64, pos));
         }
         // "World Trade Organization (WTO)".
-        if b + 2 < n
-            && d.text_of(b) == "("
-            && d.toks[b + 1].has(ALLCAPS)
-            && d.text_of(b + 2) == ")"
+        if b + 2 < n && d.text_of(b) == "(" && d.toks[b + 1].has(ALLCAPS) && d.text_of(b + 2) == ")"
         {
             out.push(f1(t::RUN_ACRONYM, pos));
         }

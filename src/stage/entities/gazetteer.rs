@@ -357,9 +357,14 @@ impl Builder {
                 if k > 0 {
                     prefixes.insert(h);
                 }
-                h = seq_hash(h, tok_hash(p.get(t.bs as usize..t.be as usize).unwrap_or("")));
+                h = seq_hash(
+                    h,
+                    tok_hash(p.get(t.bs as usize..t.be as usize).unwrap_or("")),
+                );
             }
-            first_tokens.insert(tok_hash(p.get(first.bs as usize..first.be as usize).unwrap_or("")));
+            first_tokens.insert(tok_hash(
+                p.get(first.bs as usize..first.be as usize).unwrap_or(""),
+            ));
             max_tokens = max_tokens.max(toks.len());
             // The first name wins a clash (user files come first).
             by_tokens.entry(h).or_insert(id as u32);

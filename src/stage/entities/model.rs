@@ -202,11 +202,20 @@ impl Model {
             super::features::FEATURE_VERSION
         );
         let labels = read_u32(b, &mut at)? as usize;
-        ensure!(labels == LABELS, "entity model has {labels} labels, expected {LABELS}");
+        ensure!(
+            labels == LABELS,
+            "entity model has {labels} labels, expected {LABELS}"
+        );
         let bits = read_u32(b, &mut at)?;
-        ensure!((10..=24).contains(&bits), "entity model has a bad table size (2^{bits})");
+        ensure!(
+            (10..=24).contains(&bits),
+            "entity model has a bad table size (2^{bits})"
+        );
         let scale = f32::from_bits(read_u32(b, &mut at)?);
-        ensure!(scale.is_finite() && scale > 0.0, "entity model has a bad scale");
+        ensure!(
+            scale.is_finite() && scale > 0.0,
+            "entity model has a bad scale"
+        );
         let name_len = read_u32(b, &mut at)? as usize;
         let name = b
             .get(at..at + name_len)
@@ -215,10 +224,14 @@ impl Model {
             .context("entity model name is not UTF-8")?
             .to_string();
         at += name_len;
-        let plen = b.get(at..at + 8).context("model file is truncated (length)")?;
+        let plen = b
+            .get(at..at + 8)
+            .context("model file is truncated (length)")?;
         let plen = u64::from_le_bytes(plen.try_into().context("length")?) as usize;
         at += 8;
-        let sum = b.get(at..at + 32).context("model file is truncated (checksum)")?;
+        let sum = b
+            .get(at..at + 32)
+            .context("model file is truncated (checksum)")?;
         at += 32;
         let payload = b
             .get(at..at + plen)
@@ -376,7 +389,9 @@ mod tests {
         flipped[last] ^= 1;
         let err = Model::from_bytes(&flipped).unwrap_err().to_string();
         assert!(err.contains("checksum"), "{err}");
-        let err = Model::from_bytes(&good[..good.len() - 3]).unwrap_err().to_string();
+        let err = Model::from_bytes(&good[..good.len() - 3])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated"), "{err}");
         let mut fv = good.clone();
         fv[12] ^= 0x40;

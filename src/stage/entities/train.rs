@@ -107,8 +107,24 @@ fn type_index(t: &str) -> Option<usize> {
 fn no_space_before(t: &str) -> bool {
     matches!(
         t,
-        "." | "," | ";" | ":" | "!" | "?" | ")" | "]" | "}" | "%" | "'s" | "'" | "n't" | "'re"
-            | "'ve" | "'ll" | "'d" | "'m" | "\u{2019}s"
+        "." | ","
+            | ";"
+            | ":"
+            | "!"
+            | "?"
+            | ")"
+            | "]"
+            | "}"
+            | "%"
+            | "'s"
+            | "'"
+            | "n't"
+            | "'re"
+            | "'ve"
+            | "'ll"
+            | "'d"
+            | "'m"
+            | "\u{2019}s"
     )
 }
 
@@ -581,13 +597,7 @@ fn make_examples(
             ex.mask = Some(
                 ex.gold
                     .iter()
-                    .map(|&g| {
-                        if g == 0 {
-                            1 | misc
-                        } else {
-                            1u16 << g
-                        }
-                    })
+                    .map(|&g| if g == 0 { 1 | misc } else { 1u16 << g })
                     .collect(),
             );
         }
@@ -599,8 +609,12 @@ fn make_examples(
 /// one or two words, so the templates read like wire copy).
 fn sport_names(res: &Resources) -> SportNames {
     use super::gazetteer::class;
-    let short = |n: &str| n.is_ascii() && n.split(' ').count() <= 3 && !n.contains(['(', ','])
-        && n.chars().next().is_some_and(char::is_uppercase);
+    let short = |n: &str| {
+        n.is_ascii()
+            && n.split(' ').count() <= 3
+            && !n.contains(['(', ','])
+            && n.chars().next().is_some_and(char::is_uppercase)
+    };
     let mut teams = Vec::new();
     let mut places = Vec::new();
     for e in &res.gaz.entries {
@@ -821,8 +835,7 @@ pub fn train(opts: &TrainOptions, log: &mut dyn Write) -> anyhow::Result<TrainRe
     {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&opts.out, &bytes)
-        .with_context(|| format!("writing {}", opts.out.display()))?;
+    std::fs::write(&opts.out, &bytes).with_context(|| format!("writing {}", opts.out.display()))?;
     report.model_name = model.name().to_string();
     report.model_bytes = bytes.len();
     writeln!(
