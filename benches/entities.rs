@@ -25,7 +25,12 @@ fn articles() -> Vec<(String, usize)> {
 }
 
 fn bench(c: &mut Criterion) {
-    let stage = EntityStage::new(&EntitySettings::default()).unwrap();
+    // ENTITIES_BENCH_MODEL=<file>: time another model file (e.g. a smaller table).
+    let settings = EntitySettings {
+        model: std::env::var_os("ENTITIES_BENCH_MODEL").map(Into::into),
+        ..EntitySettings::default()
+    };
+    let stage = EntityStage::new(&settings).unwrap();
     let arts = articles();
     let bytes: usize = arts.iter().map(|(t, _)| t.len()).sum();
     let run = |stage: &EntityStage| {
@@ -43,9 +48,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(arts.len() as u64));
     g.bench_function("gum_news_24_articles", |b| b.iter(|| run(&stage)));
     g.finish();
-    c.bench_function("entities_stage_new", |b| {
+    // Building the stage (gazetteer automaton, model) takes about a second: few samples.
+    let mut g = c.benchmark_group("entities_stage_new");
+    g.sample_size(10);
+    g.bench_function("default", |b| {
         b.iter(|| EntityStage::new(&EntitySettings::default()).unwrap())
     });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -11,7 +11,7 @@
 //! `data/topics/share-alike/weak-crossner.jsonl` (CrossNER sentences, CC BY-SA, labeled by their
 //! domain folder) and exits.
 //! Reads `data/topics/{train,definitions,weak-*}.jsonl` (never `heldout.jsonl`),
-//! `data/org-gazetteers/organizations.tsv` and runs the entities stage over every item for the
+//! `data/topics/org-gazetteers/organizations.tsv` and runs the entities stage over every item for the
 //! entity features. Deterministic: the same inputs give the same bytes.
 
 use std::path::PathBuf;
@@ -95,8 +95,8 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     let orgs = train::read_org_table(
-        &root.join("data/org-gazetteers/organizations.tsv"),
-        &root.join("data/org-gazetteers/common_word_names.txt"),
+        &root.join("data/topics/org-gazetteers/organizations.tsv"),
+        &root.join("data/topics/org-gazetteers/common_word_names.txt"),
     )?;
     eprintln!("organisation table: {} names", orgs.len());
     let mut opt = Options::committed(VERSION);

@@ -80,6 +80,10 @@ pub struct Provenance {
     /// is disabled (issue 13).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topics_model: Option<String>,
+    /// Name of the entity model that found the entities (`wiredesk-entities-f1-<hash>`);
+    /// absent when the entities stage is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities_model: Option<String>,
 }
 
 /// The output record: one per accepted article, keyed by `id` on the output topic.

@@ -101,6 +101,7 @@ impl Stage for entities::EntityStage {
     }
     fn apply(&self, doc: &mut Enriched) -> Result<(), Rejection> {
         doc.entities = self.extract(&doc.text, doc.title_chars);
+        doc.provenance.entities_model = Some(self.model_name().to_owned());
         for entity in &mut doc.entities {
             entity.spans.truncate(MAX_SPANS_PER_ENTITY);
         }

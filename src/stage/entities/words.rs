@@ -161,3 +161,47 @@ pub const COMMON: &str = "a an the this that these those there here then than th
     dear hello hi thanks thank please sorry well oh yes no not none nothing something anything \
     everything someone anyone everyone somebody nobody everybody here there where today tonight \
     today's this week weekend month year years day days time times hour hours minute minutes";
+
+/// Words around a name in sports copy ("beat Leeds", "Leverkusen coach", "scored for").
+pub const SPORT_CUES: &str = "beat beats beaten defeated defeat defeats drew draw draws held \
+    host hosts hosted visit visits visited visitors play plays played against versus vs v \
+    win wins won lose loses lost thrash thrashed edge edged edges rout routed stun stunned \
+    coach manager striker midfielder defender goalkeeper forward captain winger skipper \
+    scored score scores goal goals try tries wickets innings points rebounds assists \
+    league cup season match matches fixture fixtures game games title champions \
+    relegation promoted relegated standings table clash derby side squad club team fans \
+    signed sign signs transfer loan joined leaders";
+
+/// Words around a name in market and company copy ("shares of", "Nasdaq-listed").
+pub const MARKET_CUES: &str = "shares share stock stocks index indexes indices futures \
+    percent pct points rose rise rises fell fall falls gained gain gains lost slipped slid \
+    climbed jumped dropped traded trading listed exchange investors analysts earnings \
+    profit profits revenue revenues sales quarter quarterly outlook forecast guidance \
+    dividend buyback acquire acquired acquisition merger deal stake bid takeover ipo \
+    maker firm company group lender bank insurer carrier chipmaker automaker brokerage \
+    subsidiary unit rival rivals peer peers chief executive ceo cfo chairman";
+
+/// Speech verbs and "who" after a name: a person cue.
+pub const SAID: &str = "said says told added explained wrote argued noted stated announced \
+    insisted claimed replied asked admitted warned urged confirmed denied believes thinks who \
+    whose declared tweeted commented testified";
+
+/// Prepositions before a place ("in Darfur", "near Aleppo").
+pub const LOC_PREP: &str = "in near outside inside across throughout around towards toward via \
+    into within from at";
+
+/// Nouns for people: an apposition with one describes a person, not an organization.
+pub const PERSON_NOUNS: &str = "official officials spokesman spokeswoman spokesperson head \
+    member members employee employees worker workers boss chief executive founder director \
+    manager analyst economist lawyer adviser advisor researcher shareholders investors \
+    customers staff executives";
+
+/// Determiners and possessives before a name.
+pub const DETERMINERS: &str = "the a an this that these those our my his her their its";
+
+/// Lower-case words glued by a hyphen after a name that are not part of it
+/// ("Georgia-based", "Kremlin-backed"); other glued parts are ("Wong Kwok-kin").
+pub const HYPHEN_STOP: &str = "based led born owned backed made style like era wide bound \
+    linked related run funded type class level area friendly free focused oriented \
+    controlled sponsored born-and-raised listed headquartered affiliated aligned allied \
+    inspired themed centric specific only";

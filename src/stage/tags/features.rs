@@ -107,7 +107,7 @@ impl OrgKind {
         })
     }
 
-    /// From a `kind` of `data/org-gazetteers/organizations.tsv`.
+    /// From a `kind` of `data/topics/org-gazetteers/organizations.tsv`.
     pub fn from_gazetteer(kind: &str) -> Option<OrgKind> {
         Some(match kind {
             "sports_club" => OrgKind::Sport,

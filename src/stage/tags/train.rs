@@ -91,7 +91,7 @@ pub struct Options {
 }
 
 /// Organisation names and kinds for the model's table, from
-/// `data/org-gazetteers/organizations.tsv` (name, kind, ..., name_type in column 7). Acronyms,
+/// `data/topics/org-gazetteers/organizations.tsv` (name, kind, ..., name_type in column 7). Acronyms,
 /// tickers and short forms are left out (ordinary words such as "IS", "ALL"), as are the
 /// single-word names of `common_word_names.txt`, names under 4 characters, and names listed
 /// under two kinds.
