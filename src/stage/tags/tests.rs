@@ -457,6 +457,7 @@ fn exclusion_lookup_matches_a_scan_of_every_exclusion() {
         }
     }
     assert!(!Exclusions::new(Vec::new()).overlaps(0, 5));
+}
 
 // ----- topic model (issue 13) -----
 
