@@ -394,7 +394,10 @@ fn topics_heldout() {
 }
 
 /// Dev articles: gum-news (24), gum-interview (19), samples (14 parseable lines).
-fn dev_sets() -> Vec<(&'static str, Vec<(String, Vec<u8>, Vec<String>)>)> {
+/// One development article: id, raw input, gold top-level topics.
+type DevItem = (String, Vec<u8>, Vec<String>);
+
+fn dev_sets() -> Vec<(&'static str, Vec<DevItem>)> {
     // keep the labels' order (first = main topic) by reading them raw
     let ordered = |file: &str| -> HashMap<String, Vec<String>> {
         read_jsonl(&format!("{DATA}/tags/{file}"))

@@ -528,6 +528,8 @@ fn score_with(
                 from_model.push((ti, p));
             };
             add(b, round4(f64::from(probs[b])), true);
+            // By index: `k` is a class id (into `classes`) as well as into `probs`.
+            #[allow(clippy::needless_range_loop)]
             for k in n_top..probs.len() {
                 let p = round4(f64::from(probs[k]));
                 if m.model.classes[k].parent == Some(b) && p >= m.threshold {

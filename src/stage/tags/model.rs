@@ -228,7 +228,8 @@ impl TopicModel {
                 _ => {}
             }
         }
-        if !(self.temperature.is_finite() && self.temperature > 0.0)
+        if !self.temperature.is_finite()
+            || self.temperature <= 0.0
             || !self.sub_scale.is_finite()
             || self.bias.iter().chain(&self.scale).any(|x| !x.is_finite())
         {

@@ -377,7 +377,7 @@ pub fn train(
     for it in items {
         if it.provenance.starts_with("written:") {
             written += 1;
-            if written % 5 == 0 {
+            if written.is_multiple_of(5) {
                 calib_ids.insert(it.id.as_str());
             }
         }
