@@ -532,13 +532,13 @@ fn topics_calibration() {
 
 /// The seed article (issue 13, "Done when"): economy / international trade, tariffs,
 /// semiconductors, rare earths and a politics or diplomacy tag survive the model.
-/// Read from the shared folder beside the repository (`../shared/seed/`), or `WIREDESK_SEED`.
+/// Read from the repository's copy (`tests/data/seed/`), or `WIREDESK_SEED`.
 #[test]
 fn seed_article_keeps_its_tags() {
     let path = std::env::var("WIREDESK_SEED")
-        .unwrap_or_else(|_| format!("{ROOT}/../shared/seed/article-us-china-trade-talks.txt"));
+        .unwrap_or_else(|_| format!("{ROOT}/tests/data/seed/article-us-china-trade-talks.txt"));
     let body = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; set WIREDESK_SEED to the seed article (shared/seed/)")
+        panic!("{path}: {e}; set WIREDESK_SEED to the seed article (tests/data/seed/)")
     });
     let n = normalize::normalize(None, &body, &Default::default()).expect("within the HTML limits");
     let t = Topics::new(true);
