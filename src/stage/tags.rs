@@ -364,6 +364,9 @@ impl ModelView<'_> {
     }
 }
 
+/// Matches kept per taxonomy rule and article (see `rule_acc`).
+const MAX_HITS_PER_RULE: usize = 256;
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
@@ -646,7 +649,12 @@ fn rule_acc(
     }
 
     // One pass over the text; overlapping matches so that every tag sees its own phrases.
+    // At most MAX_HITS_PER_RULE matches are kept per rule, so a text that repeats one phrase
+    // (1 MB of "west bank ") costs a scan, not a sort and a score of every match; a rule's
+    // contribution grows with the log of its matches, so the matches beyond the cap would
+    // change its score by a few per cent at most.
     let mut hits: Vec<Hit> = Vec::new();
+    let mut per_rule_hits: Vec<u16> = vec![0; c.rule_text.len()];
     for m in ac.find_overlapping_iter(text) {
         let (start, end) = (m.start(), m.end());
         if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
@@ -665,6 +673,13 @@ fn rule_acc(
             {
                 continue;
             }
+            let Some(count) = per_rule_hits.get_mut(e.rule as usize) else {
+                continue;
+            };
+            if usize::from(*count) >= MAX_HITS_PER_RULE {
+                continue;
+            }
+            *count += 1;
             hits.push(Hit {
                 tag: e.tag,
                 kind: e.kind,

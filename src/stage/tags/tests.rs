@@ -194,6 +194,22 @@ fn frequency_saturates() {
 }
 
 #[test]
+fn matches_beyond_the_per_rule_cap_are_not_kept() {
+    let c = one(r#"phrases = [{ weight = 1.0, terms = ["tariff{,s}"] }]"#);
+    // Length normalisation grows with the text, so compare at equal length: the same text with
+    // its repeats beyond the cap replaced by filler scores the same.
+    let capped = vec!["tariffs"; MAX_HITS_PER_RULE].join(" and ");
+    let filler = vec!["levies"; 4 * MAX_HITS_PER_RULE].join(" and ");
+    let long = format!(
+        "{capped} and {}",
+        vec!["tariffs"; 4 * MAX_HITS_PER_RULE].join(" and ")
+    );
+    let padded = format!("{capped} and {filler}");
+    let score_of = |text: &str| get(&run(&c, text, 0, &[]), "x").unwrap().score;
+    assert_eq!(score_of(&long), score_of(&padded));
+}
+
+#[test]
 fn headline_and_lead_count_more() {
     let c = one(r#"phrases = [{ weight = 1.0, terms = ["tariff{,s}"] }]"#);
     let body = vec![FILLER; 20].join("\n\n");
