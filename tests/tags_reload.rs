@@ -142,3 +142,108 @@ fn malformed_taxonomy_is_refused_at_start_with_file_and_position() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.toml:5:"), "file and line: {stderr}");
 }
+
+/// Issue 13: SIGHUP re-reads the topic model file too; its version is in every record's
+/// provenance; a corrupt model file is refused and the previous model stays in force.
+#[test]
+fn sighup_reloads_the_topic_model_and_refuses_a_corrupt_one() {
+    use wiredesk::stage::tags::DEFAULT_MODEL;
+    use wiredesk::stage::tags::model::TopicModel;
+
+    let brokers = brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("topics.wdtm");
+    let with_version = |v: &str| {
+        let mut m = TopicModel::from_bytes(DEFAULT_MODEL).unwrap();
+        m.version = v.to_owned();
+        m.to_bytes()
+    };
+    std::fs::write(&file, with_version("wiredesk-topics@reload-1")).unwrap();
+    let topics = Topics::create(&brokers, "model_reload", 1, 1);
+    let mut worker = Worker::start(
+        &brokers,
+        &topics,
+        &[("WIREDESK__TAGS__MODEL", file.display().to_string())],
+    );
+    worker.wait_ready(Duration::from_secs(60));
+    let read = |n: usize| -> Vec<serde_json::Value> {
+        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
+            m.len() >= n
+        })
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect()
+    };
+    let version =
+        |r: &serde_json::Value| r["provenance"]["topics_model"].as_str().map(str::to_owned);
+    let brief = |id: &str| {
+        Input::json(
+            id,
+            serde_json::json!({"id": id, "title": "Ajax 3 PSV 1", "body": "Brobbey netted twice at the Johan Cruyff Arena on Sunday."}),
+        )
+    };
+    let errors = |worker: &Worker| {
+        worker
+            .http_get("/metrics")
+            .and_then(|(_, m)| metric(&m, "wiredesk_taxonomy_reloads_total{result=\"error\"}"))
+            .unwrap_or(-1.0)
+    };
+    produce(&brokers, &topics.input, &[brief("a")]);
+    assert_eq!(
+        version(&read(1)[0]).as_deref(),
+        Some("wiredesk-topics@reload-1")
+    );
+
+    std::fs::write(&file, with_version("wiredesk-topics@reload-2")).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &worker.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until(Duration::from_secs(20), "reload ok counted", || {
+        worker
+            .http_get("/metrics")
+            .and_then(|(_, m)| metric(&m, "wiredesk_taxonomy_reloads_total{result=\"ok\"}"))
+            .unwrap_or(-1.0)
+            == 1.0
+    });
+    produce(&brokers, &topics.input, &[brief("b")]);
+    let out = read(2);
+    assert_eq!(
+        version(&out[1]).as_deref(),
+        Some("wiredesk-topics@reload-2")
+    );
+    assert!(
+        out[1]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "medtop:15000000"),
+        "the model tags the brief: {}",
+        out[1]["tags"]
+    );
+
+    let mut bad = with_version("wiredesk-topics@reload-3");
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    std::fs::write(&file, bad).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &worker.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until(Duration::from_secs(20), "reload error counted", || {
+        errors(&worker) == 1.0
+    });
+    produce(&brokers, &topics.input, &[brief("c")]);
+    assert_eq!(
+        version(&read(3)[2]).as_deref(),
+        Some("wiredesk-topics@reload-2"),
+        "the previous model stays in force"
+    );
+    assert_eq!(worker.sigterm().code(), Some(0));
+}
