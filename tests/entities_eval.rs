@@ -264,8 +264,9 @@ fn read_heldout(source: &str) -> Vec<Doc> {
     let mut doc_id = String::new();
     let mut chunk = 0usize;
     for line in data.lines() {
-        let chunk_start =
-            in_sentence_none(line, in_sentence) && sent_in_doc > 0 && sent_in_doc % CHUNK == 0;
+        let chunk_start = in_sentence_none(line, in_sentence)
+            && sent_in_doc > 0
+            && sent_in_doc.is_multiple_of(CHUNK);
         if let Some(rest) = line.strip_prefix("# doc ") {
             doc_id = rest.split('\t').next().unwrap().to_string();
             chunk = 0;
@@ -306,18 +307,22 @@ fn read_heldout(source: &str) -> Vec<Doc> {
         }
         let d = docs.last_mut().unwrap();
         let (tok, tag) = line.split_once('\t').unwrap();
-        if !in_sentence && sent_in_doc % CHUNK > 0 {
-            let sep = if sent_in_doc % 3 == 0 { "\n\n" } else { " " };
+        if !in_sentence && !sent_in_doc.is_multiple_of(CHUNK) {
+            let sep = if sent_in_doc.is_multiple_of(3) {
+                "\n\n"
+            } else {
+                " "
+            };
             d.text.push_str(sep);
             len += sep.chars().count();
         }
         let glue = !in_sentence
             || no_space_before(tok)
             || d.text.ends_with(|c: char| no_space_after(&c.to_string()));
-        if tag == "O" || tag.starts_with("B-") {
-            if let Some((s, t)) = open.take() {
-                d.gold.push((s, len, t));
-            }
+        if (tag == "O" || tag.starts_with("B-"))
+            && let Some((s, t)) = open.take()
+        {
+            d.gold.push((s, len, t));
         }
         if !glue {
             d.text.push(' ');

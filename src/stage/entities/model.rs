@@ -45,7 +45,7 @@ pub(crate) fn type_of(label: usize) -> usize {
 }
 #[inline]
 pub(crate) fn is_inside(label: usize) -> bool {
-    label != 0 && label % 2 == 0
+    label != 0 && label.is_multiple_of(2)
 }
 
 /// `I-X` may only follow `B-X` or `I-X`.

@@ -155,10 +155,10 @@ fn read_conll(path: &Path) -> anyhow::Result<Vec<(String, Sentences)>> {
     let mut sent: Vec<(String, String)> = Vec::new();
     for (i, line) in data.lines().enumerate() {
         if let Some(rest) = line.strip_prefix("# doc ") {
-            if !sent.is_empty() {
-                if let Some(d) = docs.last_mut() {
-                    d.1.push(std::mem::take(&mut sent));
-                }
+            if !sent.is_empty()
+                && let Some(d) = docs.last_mut()
+            {
+                d.1.push(std::mem::take(&mut sent));
             }
             let id = rest.split('\t').next().unwrap_or("").to_string();
             docs.push((id, Vec::new()));
@@ -295,9 +295,7 @@ fn build_doc(
     let dateline = augment && sents.len() >= 2 && !cities.is_empty() && rng.chance(12);
     for (si, sent) in sents.iter().enumerate() {
         if si > 0 {
-            let sep = if headline && si == 1 {
-                "\n\n"
-            } else if si % 3 == 0 {
+            let sep = if (headline && si == 1) || si % 3 == 0 {
                 "\n\n"
             } else {
                 " "
@@ -328,10 +326,10 @@ fn build_doc(
         let sent_start = text.len();
         let mut open: Option<(usize, usize)> = None;
         for (ti, (tok, tag)) in sent.iter().enumerate() {
-            if tag == "O" || tag.starts_with("B-") {
-                if let Some((s, t)) = open.take() {
-                    gold.push((s, len, t));
-                }
+            if (tag == "O" || tag.starts_with("B-"))
+                && let Some((s, t)) = open.take()
+            {
+                gold.push((s, len, t));
             }
             if ti > 0 && !no_space_before(tok) && !text.ends_with(['(', '[', '$', '#', '@']) {
                 text.push(' ');
@@ -581,12 +579,12 @@ fn make_examples(
             mask: None,
             weight: doc.weight,
         };
-        for k in a..b {
+        for (k, &label) in labels.iter().enumerate().take(b).skip(a) {
             fz.features(&d, &facts, r, k, &mut feats);
             ex.feats
                 .push(feats.iter().map(|&f| (f & mask) as u32).collect());
             // A run cannot start inside an entity: the first token's I- becomes B-.
-            let mut l = labels[k] as usize;
+            let mut l = label as usize;
             if k == a && model::is_inside(l) {
                 l -= 1;
             }
