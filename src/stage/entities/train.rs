@@ -579,14 +579,12 @@ fn make_examples(
             mask: None,
             weight: doc.weight,
         };
-        // By index: `k` is a token position for the feature extractor as well as into `labels`.
-        #[allow(clippy::needless_range_loop)]
-        for k in a..b {
+        for (k, &label) in labels.iter().enumerate().take(b).skip(a) {
             fz.features(&d, &facts, r, k, &mut feats);
             ex.feats
                 .push(feats.iter().map(|&f| (f & mask) as u32).collect());
             // A run cannot start inside an entity: the first token's I- becomes B-.
-            let mut l = labels[k] as usize;
+            let mut l = label as usize;
             if k == a && model::is_inside(l) {
                 l -= 1;
             }
