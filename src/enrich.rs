@@ -13,8 +13,9 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::article::Provenance;
-use crate::dedupe::{DedupeStatus, Deduper, DuplicateAction};
+use crate::dedupe::{Deduper, DuplicateAction};
 use crate::error::Rejection;
+use crate::outcome::{self, Decision, Destination, Outcome, Policy};
 use crate::settings::Settings;
 use crate::stage::{Pipeline, Processed};
 
@@ -55,12 +56,22 @@ impl std::fmt::Display for Summary {
 pub struct Options {
     pub files: Vec<PathBuf>,
     pub dead_letter: Option<PathBuf>,
+    /// Where duplicates go under `dedupe.action = route` (the duplicates topic of `run`).
+    pub duplicates: Option<PathBuf>,
     /// Force the progress bar off (it is shown only when stderr is a terminal anyway).
     pub quiet: bool,
 }
 
 /// Run the enrichment; returns the summary (already printed to stderr).
 pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summary> {
+    if settings.dedupe.enabled
+        && settings.dedupe.action == DuplicateAction::Route
+        && options.duplicates.is_none()
+    {
+        anyhow::bail!(
+            "dedupe.action = \"route\" sends duplicates to their own destination: give `--duplicates FILE` (run sends them to topics.duplicates)"
+        );
+    }
     let pipeline = crate::stage::build(settings, None)?;
     let deduper = if settings.dedupe.enabled {
         Some(
@@ -106,14 +117,25 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
         ProgressBar::new_spinner()
     };
 
-    let mut dead_letter: Box<dyn Write> = match &options.dead_letter {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(io::stderr()),
-    };
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut writers = Writers {
+        out: BufWriter::new(stdout.lock()),
+        duplicates: match &options.duplicates {
+            Some(path) => Some(BufWriter::new(
+                File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            )),
+            None => None,
+        },
+        dead_letter: match &options.dead_letter {
+            Some(path) => Box::new(BufWriter::new(
+                File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            )),
+            None => Box::new(io::stderr()),
+        },
+        dead_letter_to_file: options.dead_letter.is_some(),
+        stdout_is_terminal,
+    };
+    let policy = Policy::new(settings);
     let mut summary = Summary::default();
     let started = Instant::now();
 
@@ -144,51 +166,60 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
             let results = process_batch(&pipeline, &name, &batch);
             for ((line_no, raw), result) in batch.iter().zip(results) {
                 summary.lines += 1;
-                match result {
-                    Ok(Processed {
-                        mut doc,
-                        fingerprint,
-                    }) => {
-                        if let (Some(deduper), Some(fp)) = (&deduper, fingerprint) {
-                            let decision = deduper
-                                .decide(&doc.id, &fp, doc.event_time_ms())
-                                .await
-                                .with_context(|| {
-                                    format!("dedupe store unavailable at {name}:{line_no}")
-                                })?;
-                            if decision.status == DedupeStatus::Duplicate {
-                                summary.duplicates += 1;
-                                if settings.dedupe.action == DuplicateAction::Drop {
-                                    summary.dropped += 1;
-                                    continue;
+                let outcome = match result {
+                    Ok(Processed { doc, fingerprint }) => {
+                        let decision = match (&deduper, fingerprint) {
+                            (Some(deduper), Some(fp)) => {
+                                match deduper.decide(&doc.id, &fp, doc.event_time_ms()).await {
+                                    Ok(result) => Decision::Decided(result),
+                                    // There is no consumer to pause in file mode: an outage
+                                    // ends the run (nothing after this line was written).
+                                    Err(error) if error.is_outage() => {
+                                        return Err(anyhow::Error::new(error).context(format!(
+                                            "dedupe store unavailable at {name}:{line_no}"
+                                        )));
+                                    }
+                                    Err(error) => Decision::Refused(outcome::store_refused(&error)),
                                 }
                             }
-                            doc.dedupe = Some(decision);
-                        }
-                        if !settings.output.include_text {
-                            doc.text.clear();
-                        }
-                        serde_json::to_writer(&mut out, &doc).context("writing to stdout")?;
-                        out.write_all(b"\n").context("writing to stdout")?;
+                            _ => Decision::None,
+                        };
+                        outcome::decide(Ok(doc), decision, &policy)
+                    }
+                    Err(rejection) => Outcome::DeadLetter(rejection),
+                };
+                if outcome.is_duplicate() {
+                    summary.duplicates += 1;
+                }
+                match outcome {
+                    Outcome::Publish { doc, destination } => {
+                        let value = match outcome::encode(&doc) {
+                            Ok(value) => value,
+                            Err(rejection) => {
+                                writers.reject(
+                                    &progress,
+                                    &mut summary,
+                                    &name,
+                                    *line_no,
+                                    raw,
+                                    &rejection,
+                                )?;
+                                continue;
+                            }
+                        };
+                        writers.publish(destination, &value)?;
                         summary.enriched += 1;
                     }
-                    Err(rejection) => {
-                        summary.rejected += 1;
-                        *summary.reasons.entry(rejection.code.as_str()).or_default() += 1;
-                        let to_file = options.dead_letter.is_some();
-                        if !to_file && stdout_is_terminal {
-                            out.flush().context("writing to stdout")?;
-                        }
-                        progress.suspend(|| {
-                            write_rejection(
-                                &mut dead_letter,
-                                to_file,
-                                &name,
-                                *line_no,
-                                raw,
-                                &rejection,
-                            )
-                        })?;
+                    Outcome::Drop { .. } => summary.dropped += 1,
+                    Outcome::DeadLetter(rejection) => {
+                        writers.reject(
+                            &progress,
+                            &mut summary,
+                            &name,
+                            *line_no,
+                            raw,
+                            &rejection,
+                        )?;
                     }
                 }
             }
@@ -198,8 +229,7 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
             ));
         }
     }
-    out.flush().context("writing to stdout")?;
-    dead_letter.flush().context("writing dead letters")?;
+    writers.flush()?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
@@ -229,7 +259,7 @@ fn process_batch(
                     scope.spawn(move || {
                         lines
                             .iter()
-                            .map(|(line, raw)| pipeline.process(raw, provenance(file, *line)))
+                            .map(|(line, raw)| pipeline.process(raw, Provenance::line(file, *line)))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -242,13 +272,52 @@ fn process_batch(
     })
 }
 
-fn provenance(file: &str, line: u64) -> Provenance {
-    Provenance {
-        file: Some(file.to_owned()),
-        line: Some(line),
-        processed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
-        ..Provenance::default()
+/// Where `enrich` writes: records to stdout, routed duplicates to `--duplicates`, rejections to
+/// `--dead-letter` or stderr.
+struct Writers<'a> {
+    out: BufWriter<io::StdoutLock<'a>>,
+    duplicates: Option<BufWriter<File>>,
+    dead_letter: Box<dyn Write>,
+    dead_letter_to_file: bool,
+    stdout_is_terminal: bool,
+}
+
+impl Writers<'_> {
+    /// One record, as one JSON line, to its destination.
+    fn publish(&mut self, destination: Destination, value: &[u8]) -> anyhow::Result<()> {
+        let (sink, what): (&mut dyn Write, _) = match (destination, self.duplicates.as_mut()) {
+            (Destination::Duplicates, Some(file)) => (file, "writing to --duplicates"),
+            _ => (&mut self.out, "writing to stdout"),
+        };
+        sink.write_all(value).context(what)?;
+        sink.write_all(b"\n").context(what)
+    }
+
+    /// One rejected line; on a terminal, after the records before it.
+    fn reject(
+        &mut self,
+        progress: &ProgressBar,
+        summary: &mut Summary,
+        file: &str,
+        line: u64,
+        raw: &[u8],
+        rejection: &Rejection,
+    ) -> anyhow::Result<()> {
+        summary.rejected += 1;
+        *summary.reasons.entry(rejection.code.as_str()).or_default() += 1;
+        if !self.dead_letter_to_file && self.stdout_is_terminal {
+            self.out.flush().context("writing to stdout")?;
+        }
+        let (out, as_json) = (&mut self.dead_letter, self.dead_letter_to_file);
+        progress.suspend(|| write_rejection(out.as_mut(), as_json, file, line, raw, rejection))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.out.flush().context("writing to stdout")?;
+        if let Some(file) = &mut self.duplicates {
+            file.flush().context("writing to --duplicates")?;
+        }
+        self.dead_letter.flush().context("writing dead letters")
     }
 }
 

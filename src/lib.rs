@@ -6,6 +6,7 @@
 //! - [`stage`]: the [`stage::Stage`] trait, the [`stage::Pipeline`] and the stages (entities, tags).
 //! - [`dedupe`]: wire-story fingerprints and the stores (memory, Redis) that remember them.
 //! - [`kafka`]: consumer loop, producer, dead-letter records: the only Kafka code.
+//! - [`outcome`]: the one decision per article (publish, route, drop, dead-letter), shared by both modes.
 //! - [`app`]: wiring for `wiredesk run`; [`enrich`]: the same pipeline over files.
 //! - [`settings`], [`metrics`], [`health`], [`http`], [`telemetry`], [`shutdown`], [`events`],
 //!   [`error`], [`schema`], [`probe`].
@@ -22,6 +23,7 @@ pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod metrics;
+pub mod outcome;
 pub mod probe;
 pub mod schema;
 pub mod settings;

@@ -28,6 +28,10 @@ enum Command {
         /// Write rejected lines here as JSON lines instead of to stderr.
         #[arg(long)]
         dead_letter: Option<PathBuf>,
+        /// Write duplicates here under `dedupe.action = "route"` (run routes them to
+        /// topics.duplicates).
+        #[arg(long)]
+        duplicates: Option<PathBuf>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -94,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enrich {
             files,
             dead_letter,
+            duplicates,
             quiet,
         } => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -104,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 wiredesk::enrich::Options {
                     files,
                     dead_letter,
+                    duplicates,
                     quiet,
                 },
             ));

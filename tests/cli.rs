@@ -117,6 +117,49 @@ fn enrich_writes_dead_letters_to_a_file_and_reads_stdin() {
 }
 
 #[test]
+fn enrich_routes_duplicates_to_their_own_file_and_requires_one() {
+    let out = wiredesk()
+        .env("WIREDESK__DEDUPE__ACTION", "route")
+        .args(["enrich", "samples/articles.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--duplicates"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let duplicates = dir.path().join("duplicates.jsonl");
+    let tagged = wiredesk()
+        .args(["enrich", "--quiet", "samples/articles.jsonl"])
+        .output()
+        .unwrap();
+    let routed = wiredesk()
+        .env("WIREDESK__DEDUPE__ACTION", "route")
+        .args(["enrich", "--quiet", "--duplicates"])
+        .arg(&duplicates)
+        .arg("samples/articles.jsonl")
+        .output()
+        .unwrap();
+    assert!(routed.status.success());
+    let records = |bytes: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let is_dup = |r: &serde_json::Value| r["dedupe"]["status"] == "duplicate";
+    let (tagged, routed_out) = (records(&tagged.stdout), records(&routed.stdout));
+    let routed_dups = records(&std::fs::read(&duplicates).unwrap());
+    let tagged_dups: Vec<_> = tagged.iter().filter(|r| is_dup(r)).collect();
+    assert!(
+        !tagged_dups.is_empty(),
+        "the samples contain a wire-story repeat"
+    );
+    assert_eq!(routed_dups.len(), tagged_dups.len());
+    assert!(routed_dups.iter().all(is_dup) && !routed_out.iter().any(is_dup));
+    assert_eq!(routed_out.len() + routed_dups.len(), tagged.len());
+}
+
+#[test]
 fn enrich_fails_on_an_unreadable_file() {
     let out = wiredesk()
         .args(["enrich", "no/such/file.jsonl"])

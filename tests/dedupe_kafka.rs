@@ -296,7 +296,72 @@ fn duplicate_actions_route_and_drop() {
         } else {
             assert!(dups.is_empty());
         }
+        // `enrich` on the same articles under the same action makes the same records, apart
+        // from provenance: one outcome layer decides for both modes.
+        let (enriched, routed) = enrich_with_action(&inputs, action);
+        assert_eq!(
+            without_provenance(&enriched),
+            without_provenance(&out),
+            "{action}: output"
+        );
+        assert_eq!(
+            without_provenance(&routed),
+            without_provenance(&dups),
+            "{action}: duplicates"
+        );
     }
+}
+
+/// Run `wiredesk enrich` over `inputs` (as a JSON-lines file) with `dedupe.action = action`;
+/// returns the records on stdout and those written to `--duplicates`.
+fn enrich_with_action(
+    inputs: &[Input],
+    action: &str,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let duplicates = dir.path().join("duplicates.jsonl");
+    let lines: Vec<String> = inputs
+        .iter()
+        .map(|i| String::from_utf8(i.value.clone().unwrap()).unwrap())
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wiredesk"))
+        .env_remove("WIREDESK_CONFIG")
+        .env("WIREDESK__DEDUPE__ACTION", action)
+        .arg("enrich")
+        .arg("--quiet")
+        .arg("--duplicates")
+        .arg(&duplicates)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let routed = std::fs::read_to_string(&duplicates).unwrap_or_default();
+    (
+        parse(&String::from_utf8(out.stdout).unwrap()),
+        parse(&routed),
+    )
+}
+
+fn without_provenance(records: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    records
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.as_object_mut().unwrap().remove("provenance");
+            r
+        })
+        .collect()
 }
 
 /// SIGTERM while Redis is down under `fail_closed`: the worker gives up waiting at the end of the

@@ -86,6 +86,38 @@ pub struct Provenance {
     pub entities_model: Option<String>,
 }
 
+impl Provenance {
+    /// What every record carries: when and by which version it was processed. The model
+    /// versions are filled in by their stages.
+    fn processed_now() -> Self {
+        Provenance {
+            processed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
+            ..Provenance::default()
+        }
+    }
+
+    /// A record from a Kafka message (`wiredesk run`).
+    pub fn message(topic: &str, partition: i32, offset: i64, timestamp_ms: Option<i64>) -> Self {
+        Provenance {
+            topic: Some(topic.to_owned()),
+            partition: Some(partition),
+            offset: Some(offset),
+            timestamp_ms,
+            ..Self::processed_now()
+        }
+    }
+
+    /// A record from line `line` (1-based) of `file` (`wiredesk enrich`; `-` is stdin).
+    pub fn line(file: &str, line: u64) -> Self {
+        Provenance {
+            file: Some(file.to_owned()),
+            line: Some(line),
+            ..Self::processed_now()
+        }
+    }
+}
+
 /// The output record: one per accepted article, keyed by `id` on the output topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Enriched {

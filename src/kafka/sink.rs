@@ -14,23 +14,7 @@ use super::WorkerContext;
 use crate::error::RejectCode;
 use crate::metrics::Metrics;
 
-/// Which topic role a record goes to; a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
-    Output,
-    DeadLetter,
-    Duplicates,
-}
-
-impl Destination {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Output => "output",
-            Self::DeadLetter => "dead_letter",
-            Self::Duplicates => "duplicates",
-        }
-    }
-}
+pub use crate::outcome::Destination;
 
 /// One record to publish. Kept until acknowledged so it can be re-sent.
 #[derive(Debug, Clone)]

@@ -43,10 +43,11 @@ use super::dead_letter;
 use super::inbound::Inbound;
 use super::sink::{self, Destination, OutRecord, Sink};
 use crate::article::{Enriched, Provenance, SCHEMA_VERSION};
-use crate::dedupe::{DedupeResult, DedupeStatus, Deduper, DuplicateAction, Fingerprint};
+use crate::dedupe::{DedupeResult, Deduper, Fingerprint};
 use crate::error::{RejectCode, Rejection};
 use crate::health::{Health, now_ms};
 use crate::metrics::Metrics;
+use crate::outcome::{self, Decision, Outcome, Policy};
 use crate::settings::Settings;
 use crate::stage::{Pipeline, Processed};
 use crate::telemetry::spawn_blocking_in_span;
@@ -343,19 +344,12 @@ impl Worker {
             let handle = {
                 let _guard = span.enter();
                 spawn_blocking_in_span(move || {
-                    let provenance = Provenance {
-                        topic: Some(for_task.topic.clone()),
-                        partition: Some(for_task.partition),
-                        offset: Some(for_task.offset),
-                        timestamp_ms: for_task.timestamp_ms,
-                        file: None,
-                        line: None,
-                        processed_at: chrono::Utc::now()
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                        wiredesk_version: env!("CARGO_PKG_VERSION").to_owned(),
-                        // Model versions are filled in by their stages.
-                        ..Provenance::default()
-                    };
+                    let provenance = Provenance::message(
+                        &for_task.topic,
+                        for_task.partition,
+                        for_task.offset,
+                        for_task.timestamp_ms,
+                    );
                     pipeline.process(for_task.payload.as_deref().unwrap_or_default(), provenance)
                 })
             };
@@ -408,48 +402,41 @@ impl Worker {
         stop: &CancellationToken,
         flow: &mut Flow,
     ) -> Result<Vec<OutRecord>, Stop> {
-        let processed = match result {
+        let Processed { doc, fingerprint } = match result {
             Ok(processed) => processed,
             Err(rejection) => return Ok(vec![self.dead_letter(message, &rejection)]),
         };
-        let Processed {
-            mut doc,
-            fingerprint,
-        } = processed;
-        let mut destination = Destination::Output;
-        if let (Some(deduper), Some(fingerprint)) = (&self.deduper, fingerprint) {
-            let decision = match self.dedupe(deduper, &doc, &fingerprint, stop, flow).await? {
-                Ok(decision) => decision,
-                Err(rejection) => return Ok(vec![self.dead_letter(message, &rejection)]),
-            };
-            if decision.status == DedupeStatus::Duplicate {
-                let action = self.settings.dedupe.action;
-                crate::events::duplicate_found(
-                    &self.metrics,
-                    action,
-                    &doc.id,
-                    decision.duplicate_of.as_deref(),
-                    origin_of(message),
-                );
-                match action {
-                    DuplicateAction::Drop => return Ok(Vec::new()),
-                    DuplicateAction::Tag => {}
-                    DuplicateAction::Route => destination = Destination::Duplicates,
+        let decision = match (&self.deduper, fingerprint) {
+            (Some(deduper), Some(fingerprint)) => {
+                match self.dedupe(deduper, &doc, &fingerprint, stop, flow).await? {
+                    Ok(result) => Decision::Decided(result),
+                    Err(rejection) => Decision::Refused(rejection),
                 }
             }
-            doc.dedupe = Some(decision);
+            _ => Decision::None,
+        };
+        let outcome = outcome::decide(Ok(doc), decision, &Policy::new(&self.settings));
+        if let Some((id, duplicate_of)) = outcome.duplicate() {
+            crate::events::duplicate_found(
+                &self.metrics,
+                self.settings.dedupe.action,
+                id,
+                duplicate_of,
+                origin_of(message),
+            );
         }
+        let (doc, destination) = match outcome {
+            Outcome::Publish { doc, destination } => (doc, destination),
+            Outcome::Drop { .. } => return Ok(Vec::new()),
+            Outcome::DeadLetter(rejection) => {
+                return Ok(vec![self.dead_letter(message, &rejection)]);
+            }
+        };
         let topic = match destination {
             Destination::Duplicates => &self.settings.topics.duplicates,
             _ => &self.settings.topics.output,
         };
-        match output_record(
-            doc,
-            message,
-            topic,
-            destination,
-            self.settings.output.include_text,
-        ) {
+        match output_record(*doc, message, topic, destination) {
             Ok(record) => Ok(vec![record]),
             Err(rejection) => Ok(vec![self.dead_letter(message, &rejection)]),
         }
@@ -511,11 +498,7 @@ impl Worker {
                         .dedupe_store_errors
                         .with_label_values(&["fail_closed"])
                         .inc();
-                    return Ok(Err(Rejection::new(
-                        RejectCode::StoreRejected,
-                        format!("dedupe store refused this article: {error}"),
-                    )
-                    .at("dedupe")));
+                    return Ok(Err(outcome::store_refused(&error)));
                 }
                 Err(error) => {
                     self.metrics
@@ -867,22 +850,12 @@ fn origin_of(message: &Inbound) -> crate::events::Origin<'_> {
 
 /// The enriched record: JSON value, keyed by article id, with schema headers and trace context.
 fn output_record(
-    mut doc: Enriched,
+    doc: Enriched,
     message: &Inbound,
     topic: &str,
     destination: Destination,
-    include_text: bool,
 ) -> Result<OutRecord, Rejection> {
-    if !include_text {
-        doc.text.clear();
-    }
-    let payload = serde_json::to_vec(&doc).map_err(|error| {
-        Rejection::new(
-            RejectCode::StageFailed,
-            format!("serializing the enriched record: {error}"),
-        )
-        .at("output")
-    })?;
+    let payload = outcome::encode(&doc)?;
     let mut headers = vec![
         ("content-type".to_owned(), b"application/json".to_vec()),
         (
