@@ -273,7 +273,14 @@ pub(crate) struct Run {
 /// Longest run the model labels in one piece (title-case headlines make long runs).
 const MAX_RUN: usize = 32;
 
+/// `v` with `n` copies of `x`, in its own allocation.
+pub(crate) fn refill<T: Clone>(v: &mut Vec<T>, n: usize, x: T) {
+    v.clear();
+    v.resize(n, x);
+}
+
 /// Per-document, per-token facts the features read; filled once per call.
+#[derive(Default)]
 pub(crate) struct Facts {
     /// Lexicon bits per token.
     pub lex: Vec<u32>,
@@ -287,6 +294,9 @@ pub(crate) struct Facts {
     pub line_digits: Vec<u8>,
     /// Per token: what the article says around the same word elsewhere ([`DocWord`]).
     pub doc: Vec<DocWord>,
+    /// Working sets of [`Featurizer::doc_context`], kept for their allocations.
+    words: IdMap<DocWord>,
+    seen: IdSet,
 }
 
 /// Context of all occurrences of one capitalised word in an article: the word lists of the
@@ -411,15 +421,20 @@ impl Featurizer<'_> {
 
     /// Per-token facts for the features.
     pub fn facts(&self, d: &Doc) -> Facts {
+        self.facts_in(d, Facts::default())
+    }
+
+    /// [`Featurizer::facts`] in the buffers of `f` (a previous call's, see `Scratch`).
+    pub fn facts_in(&self, d: &Doc, mut f: Facts) -> Facts {
         let n = d.toks.len();
-        let mut f = Facts {
-            lex: Vec::with_capacity(n),
-            wid: Vec::with_capacity(n),
-            shape: vec![0; n],
-            dateline: vec![0; n],
-            line_digits: vec![0; n],
-            doc: Vec::new(),
-        };
+        f.lex.clear();
+        f.wid.clear();
+        f.lex.reserve(n);
+        f.wid.reserve(n);
+        refill(&mut f.shape, n, 0);
+        refill(&mut f.dateline, n, 0);
+        refill(&mut f.line_digits, n, 0);
+        f.doc.clear();
         for (k, t) in d.toks.iter().enumerate() {
             f.lex.push(self.lex.bits(t.hash));
             f.wid.push(word_id(d, k));
@@ -481,8 +496,10 @@ impl Featurizer<'_> {
                 }
             }
         }
-        let mut words: IdMap<DocWord> = IdMap::default();
-        let mut seen: IdSet = IdSet::default();
+        let mut words = std::mem::take(&mut facts.words);
+        let mut seen = std::mem::take(&mut facts.seen);
+        words.clear();
+        seen.clear();
         for r in runs {
             let (a, b) = (r.a as usize, r.b as usize);
             let nwords = d.toks[a..b].iter().filter(|t| t.has(WORD)).count();
@@ -518,17 +535,16 @@ impl Featurizer<'_> {
                 }
             }
         }
-        facts.doc = d
-            .toks
-            .iter()
-            .map(|t| {
-                if t.has(WORD) && t.has(CAP) {
-                    words.get(&t.hash).copied().unwrap_or_default()
-                } else {
-                    DocWord::default()
-                }
-            })
-            .collect();
+        facts.doc.clear();
+        facts.doc.extend(d.toks.iter().map(|t| {
+            if t.has(WORD) && t.has(CAP) {
+                words.get(&t.hash).copied().unwrap_or_default()
+            } else {
+                DocWord::default()
+            }
+        }));
+        facts.words = words;
+        facts.seen = seen;
     }
 
     /// Push the feature hashes of token `k` of run `r` into `out` (cleared first).

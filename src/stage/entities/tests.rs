@@ -338,3 +338,46 @@ fn model_file_errors_are_clear() {
     assert!(s.model_name().starts_with("wiredesk-entities-f"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ascii_words_hash_like_the_general_path() {
+    fn general(s: &str) -> u64 {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for c in s.chars() {
+            for l in c.to_lowercase() {
+                let l = if l == '\u{2019}' { '\'' } else { l };
+                h ^= l as u64;
+                h = h.wrapping_mul(0x100000001b3);
+            }
+        }
+        h | 1
+    }
+    for w in [
+        "Reuters", "U.S.", "O'Brien", "iPhone", "ALL-CAPS", "x", "", "42nd",
+    ] {
+        assert_eq!(hash_lower(w), general(w), "{w}");
+    }
+    assert_eq!(hash_lower("Zürich"), general("Zürich"));
+    assert_eq!(hash_lower("O\u{2019}Brien"), hash_lower("o'brien"));
+}
+
+#[test]
+fn buffers_kept_between_articles_change_no_result() {
+    let s = stage();
+    let long = "Chelsea beat Arsenal 2-1 at Stamford Bridge. Mikel Arteta said the London derby was tough. "
+        .repeat(40);
+    let short = "Finance Minister Olena Kravets met Chancellor Paul Gruber in Vienna on Friday.";
+    // A fresh thread has no kept buffers.
+    let fresh = |text: &'static str| {
+        std::thread::spawn(move || run(&stage(), text))
+            .join()
+            .unwrap()
+    };
+    let expected_short = fresh(short);
+    let expected_long = fresh(Box::leak(long.clone().into_boxed_str()));
+    let key = |es: &[Entity]| -> Vec<String> { es.iter().map(|e| format!("{e:?}")).collect() };
+    for _ in 0..2 {
+        assert_eq!(key(&run(&s, &long)), key(&expected_long));
+        assert_eq!(key(&run(&s, short)), key(&expected_short));
+    }
+}

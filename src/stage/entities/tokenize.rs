@@ -37,6 +37,14 @@ impl Tok {
 #[inline]
 pub(crate) fn hash_lower(s: &str) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
+    // Most words are ASCII: lower-case them byte by byte (the same values as the general path).
+    if s.is_ascii() {
+        for b in s.bytes() {
+            h ^= b.to_ascii_lowercase() as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        return h | 1;
+    }
     for c in s.chars() {
         for l in c.to_lowercase() {
             let l = if l == '\u{2019}' { '\'' } else { l };
