@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -139,95 +140,86 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
     let mut summary = Summary::default();
     let started = Instant::now();
 
-    for (path, reader) in readers {
-        let name = path.display().to_string();
-        let mut lines = BufReader::new(reader).split(b'\n');
-        let mut line_no = 0u64;
-        loop {
-            let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(BATCH);
-            for line in lines.by_ref() {
-                let mut line = line.with_context(|| format!("reading {name}"))?;
-                line_no += 1;
-                progress.inc(line.len() as u64 + 1);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                batch.push((line_no, line));
-                if batch.len() == BATCH {
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let results = process_batch(&pipeline, &name, &batch);
-            for ((line_no, raw), result) in batch.iter().zip(results) {
-                summary.lines += 1;
-                let outcome = match result {
-                    Ok(Processed { doc, fingerprint }) => {
-                        let decision = match (&deduper, fingerprint) {
-                            (Some(deduper), Some(fp)) => {
-                                match deduper.decide(&doc.id, &fp, doc.event_time_ms()).await {
-                                    Ok(result) => Decision::Decided(result),
-                                    // There is no consumer to pause in file mode: an outage
-                                    // ends the run (nothing after this line was written).
-                                    Err(error) if error.is_outage() => {
-                                        return Err(anyhow::Error::new(error).context(format!(
-                                            "dedupe store unavailable at {name}:{line_no}"
-                                        )));
-                                    }
-                                    Err(error) => Decision::Refused(outcome::store_refused(&error)),
+    // One batch is processed on the CPU threads while the one before it gets its dedupe
+    // decisions and is written: reading, stages and writing overlap.
+    let pipeline = Arc::new(pipeline);
+    let threads = settings.processing.threads();
+    let spawn = |batch: Batch| {
+        let pipeline = Arc::clone(&pipeline);
+        tokio::task::spawn_blocking(move || {
+            let results = process_batch(&pipeline, threads, &batch);
+            (batch, results)
+        })
+    };
+    let mut input = Input::new(readers);
+    let mut ahead = input.next_batch(&progress)?.map(spawn);
+    while let Some(task) = ahead.take() {
+        let (batch, results) = task.await.context("an enrich processing task failed")?;
+        ahead = input.next_batch(&progress)?.map(spawn);
+        for ((line_no, raw), result) in batch.lines.iter().zip(results) {
+            summary.lines += 1;
+            let outcome = match result {
+                Ok(Processed { doc, fingerprint }) => {
+                    let decision = match (&deduper, fingerprint) {
+                        (Some(deduper), Some(fp)) => {
+                            match deduper.decide(&doc.id, &fp, doc.event_time_ms()).await {
+                                Ok(result) => Decision::Decided(result),
+                                // There is no consumer to pause in file mode: an outage
+                                // ends the run (nothing after this line was written).
+                                Err(error) if error.is_outage() => {
+                                    return Err(anyhow::Error::new(error).context(format!(
+                                        "dedupe store unavailable at {}:{line_no}",
+                                        batch.name
+                                    )));
                                 }
+                                Err(error) => Decision::Refused(outcome::store_refused(&error)),
                             }
-                            _ => Decision::None,
-                        };
-                        outcome::decide(Ok(doc), decision, &policy)
-                    }
-                    Err(rejection) => Outcome::DeadLetter(rejection),
-                };
-                if outcome.is_duplicate() {
-                    summary.duplicates += 1;
+                        }
+                        _ => Decision::None,
+                    };
+                    outcome::decide(Ok(doc), decision, &policy)
                 }
-                match outcome {
-                    Outcome::Publish { doc, destination } => {
-                        let value = match outcome::encode(&doc) {
-                            Ok(value) => value,
-                            Err(rejection) => {
-                                writers.reject(
-                                    &progress,
-                                    &mut summary,
-                                    &name,
-                                    *line_no,
-                                    raw,
-                                    &rejection,
-                                )?;
-                                continue;
-                            }
-                        };
-                        writers.publish(destination, &value)?;
-                        summary.enriched += 1;
-                    }
-                    Outcome::Drop { .. } => summary.dropped += 1,
-                    Outcome::DeadLetter(rejection) => {
-                        writers.reject(
-                            &progress,
-                            &mut summary,
-                            &name,
-                            *line_no,
-                            raw,
-                            &rejection,
-                        )?;
-                    }
+                Err(rejection) => Outcome::DeadLetter(rejection),
+            };
+            if outcome.is_duplicate() {
+                summary.duplicates += 1;
+            }
+            match outcome {
+                Outcome::Publish { doc, destination } => {
+                    let value = match outcome::encode(&doc) {
+                        Ok(value) => value,
+                        Err(rejection) => {
+                            writers.reject(
+                                &progress,
+                                &mut summary,
+                                &batch.name,
+                                *line_no,
+                                raw,
+                                &rejection,
+                            )?;
+                            continue;
+                        }
+                    };
+                    writers.publish(destination, &value)?;
+                    summary.enriched += 1;
+                }
+                Outcome::Drop { .. } => summary.dropped += 1,
+                Outcome::DeadLetter(rejection) => {
+                    writers.reject(
+                        &progress,
+                        &mut summary,
+                        &batch.name,
+                        *line_no,
+                        raw,
+                        &rejection,
+                    )?;
                 }
             }
-            progress.set_message(format!(
-                "{} enriched, {} rejected",
-                summary.enriched, summary.rejected
-            ));
         }
+        progress.set_message(format!(
+            "{} enriched, {} rejected",
+            summary.enriched, summary.rejected
+        ));
     }
     writers.flush()?;
     progress.finish_and_clear();
@@ -239,36 +231,94 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
     Ok(summary)
 }
 
-/// Run one batch on all cores, results in input order. CPU work stays off the async threads.
+/// Lines of one input file, read together and processed together.
+struct Batch {
+    name: Arc<str>,
+    /// (line number, line) for each non-blank line.
+    lines: Vec<(u64, Vec<u8>)>,
+}
+
+/// The input files in order, read in batches of up to [`BATCH`] non-blank lines.
+struct Input {
+    files: std::vec::IntoIter<(PathBuf, Box<dyn Read>)>,
+    current: Option<(Arc<str>, io::Split<BufReader<Box<dyn Read>>>, u64)>,
+}
+
+impl Input {
+    fn new(files: Vec<(PathBuf, Box<dyn Read>)>) -> Self {
+        Input {
+            files: files.into_iter(),
+            current: None,
+        }
+    }
+
+    /// The next batch, or `None` after the last line of the last file.
+    fn next_batch(&mut self, progress: &ProgressBar) -> anyhow::Result<Option<Batch>> {
+        loop {
+            let Some((name, lines, line_no)) = &mut self.current else {
+                let Some((path, reader)) = self.files.next() else {
+                    return Ok(None);
+                };
+                let name: Arc<str> = path.display().to_string().into();
+                self.current = Some((name, BufReader::new(reader).split(b'\n'), 0));
+                continue;
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            for line in lines.by_ref() {
+                let mut line = line.with_context(|| format!("reading {name}"))?;
+                *line_no += 1;
+                progress.inc(line.len() as u64 + 1);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                batch.push((*line_no, line));
+                if batch.len() == BATCH {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                self.current = None; // this file is done
+                continue;
+            }
+            return Ok(Some(Batch {
+                name: Arc::clone(name),
+                lines: batch,
+            }));
+        }
+    }
+}
+
+/// Run one batch on `threads` threads (`processing.worker_threads`), results in input order.
+/// Called on a blocking thread: CPU work stays off the async threads.
 fn process_batch(
     pipeline: &Pipeline,
-    file: &str,
-    batch: &[(u64, Vec<u8>)],
+    threads: usize,
+    batch: &Batch,
 ) -> Vec<Result<Processed, Rejection>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(batch.len())
-        .max(1);
-    let chunk = batch.len().div_ceil(threads);
-    tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|lines| {
-                    scope.spawn(move || {
-                        lines
-                            .iter()
-                            .map(|(line, raw)| pipeline.process(raw, Provenance::line(file, *line)))
-                            .collect::<Vec<_>>()
-                    })
+    let lines = &batch.lines;
+    let threads = threads.min(lines.len()).max(1);
+    let chunk = lines.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(chunk)
+            .map(|lines| {
+                scope.spawn(move || {
+                    lines
+                        .iter()
+                        .map(|(line, raw)| {
+                            pipeline.process(raw, Provenance::line(&batch.name, *line))
+                        })
+                        .collect::<Vec<_>>()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("the pipeline catches stage panics"))
-                .collect()
-        })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("the pipeline catches stage panics"))
+            .collect()
     })
 }
 
