@@ -238,10 +238,13 @@ struct Batch {
     lines: Vec<(u64, Vec<u8>)>,
 }
 
+/// The file being read: its name, its lines and the number of the last line read.
+type Reading = (Arc<str>, io::Split<BufReader<Box<dyn Read>>>, u64);
+
 /// The input files in order, read in batches of up to [`BATCH`] non-blank lines.
 struct Input {
     files: std::vec::IntoIter<(PathBuf, Box<dyn Read>)>,
-    current: Option<(Arc<str>, io::Split<BufReader<Box<dyn Read>>>, u64)>,
+    current: Option<Reading>,
 }
 
 impl Input {
