@@ -184,36 +184,28 @@ pub async fn run(settings: &Settings, options: Options) -> anyhow::Result<Summar
             if outcome.is_duplicate() {
                 summary.duplicates += 1;
             }
-            match outcome {
+            // A record that cannot be serialized is dead-lettered like any rejection.
+            let step = match outcome {
                 Outcome::Publish { doc, destination } => {
-                    let value = match outcome::encode(&doc) {
-                        Ok(value) => value,
-                        Err(rejection) => {
-                            writers.reject(
-                                &progress,
-                                &mut summary,
-                                &batch.name,
-                                *line_no,
-                                raw,
-                                &rejection,
-                            )?;
-                            continue;
-                        }
-                    };
+                    outcome::encode(&doc).map(|value| Some((destination, value)))
+                }
+                Outcome::Drop { .. } => Ok(None),
+                Outcome::DeadLetter(rejection) => Err(rejection),
+            };
+            match step {
+                Ok(Some((destination, value))) => {
                     writers.publish(destination, &value)?;
                     summary.enriched += 1;
                 }
-                Outcome::Drop { .. } => summary.dropped += 1,
-                Outcome::DeadLetter(rejection) => {
-                    writers.reject(
-                        &progress,
-                        &mut summary,
-                        &batch.name,
-                        *line_no,
-                        raw,
-                        &rejection,
-                    )?;
-                }
+                Ok(None) => summary.dropped += 1,
+                Err(rejection) => writers.reject(
+                    &progress,
+                    &mut summary,
+                    &batch.name,
+                    *line_no,
+                    raw,
+                    &rejection,
+                )?,
             }
         }
         progress.set_message(format!(

@@ -341,17 +341,7 @@ fn model_file_errors_are_clear() {
 
 #[test]
 fn ascii_words_hash_like_the_general_path() {
-    fn general(s: &str) -> u64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for c in s.chars() {
-            for l in c.to_lowercase() {
-                let l = if l == '\u{2019}' { '\'' } else { l };
-                h ^= l as u64;
-                h = h.wrapping_mul(0x100000001b3);
-            }
-        }
-        h | 1
-    }
+    let general = |s: &str| hash_lower_chars(0xcbf29ce484222325, s);
     for w in [
         "Reuters", "U.S.", "O'Brien", "iPhone", "ALL-CAPS", "x", "", "42nd",
     ] {

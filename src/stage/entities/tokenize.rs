@@ -45,6 +45,12 @@ pub(crate) fn hash_lower(s: &str) -> u64 {
         }
         return h | 1;
     }
+    hash_lower_chars(h, s)
+}
+
+/// The general path of [`hash_lower`], from FNV state `h`.
+#[inline]
+pub(crate) fn hash_lower_chars(mut h: u64, s: &str) -> u64 {
     for c in s.chars() {
         for l in c.to_lowercase() {
             let l = if l == '\u{2019}' { '\'' } else { l };
