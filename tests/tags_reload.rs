@@ -36,6 +36,38 @@ fn tag_ids(record: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Send SIGHUP (reload the taxonomy and the topic model) to the worker.
+fn hup(worker: &Worker) {
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &worker.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// `wiredesk_taxonomy_reloads_total{result}` as the worker exposes it (-1 when unreadable).
+fn reloads(worker: &Worker, result: &str) -> f64 {
+    worker
+        .http_get("/metrics")
+        .and_then(|(_, m)| {
+            metric(
+                &m,
+                &format!("wiredesk_taxonomy_reloads_total{{result=\"{result}\"}}"),
+            )
+        })
+        .unwrap_or(-1.0)
+}
+
+/// The first `n` records of the output topic.
+fn read(brokers: &str, topic: &str, n: usize) -> Vec<serde_json::Value> {
+    consume_until(brokers, topic, Duration::from_secs(60), |m| m.len() >= n)
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+        .collect()
+}
+
 #[test]
 fn sighup_reloads_the_taxonomy_and_refuses_a_bad_one() {
     let brokers = brokers();
@@ -49,35 +81,7 @@ fn sighup_reloads_the_taxonomy_and_refuses_a_bad_one() {
         &[("WIREDESK__TAGS__EXTRA", file.display().to_string())],
     );
     worker.wait_ready(Duration::from_secs(60));
-    let hup = |worker: &Worker| {
-        assert!(
-            Command::new("kill")
-                .args(["-HUP", &worker.child.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        )
-    };
-    let reloads = |worker: &Worker, result: &str| {
-        worker
-            .http_get("/metrics")
-            .and_then(|(_, m)| {
-                metric(
-                    &m,
-                    &format!("wiredesk_taxonomy_reloads_total{{result=\"{result}\"}}"),
-                )
-            })
-            .unwrap_or(-1.0)
-    };
-    let read = |n: usize| -> Vec<serde_json::Value> {
-        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
-            m.len() >= n
-        })
-        .iter()
-        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
-        .collect()
-    };
-
+    let read = |n: usize| read(&brokers, &topics.output, n);
     produce(
         &brokers,
         &topics.input,
@@ -166,14 +170,7 @@ fn sighup_reloads_the_topic_model_and_refuses_a_corrupt_one() {
         &[("WIREDESK__TAGS__MODEL", file.display().to_string())],
     );
     worker.wait_ready(Duration::from_secs(60));
-    let read = |n: usize| -> Vec<serde_json::Value> {
-        consume_until(&brokers, &topics.output, Duration::from_secs(60), |m| {
-            m.len() >= n
-        })
-        .iter()
-        .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
-        .collect()
-    };
+    let read = |n: usize| read(&brokers, &topics.output, n);
     let version =
         |r: &serde_json::Value| r["provenance"]["topics_model"].as_str().map(str::to_owned);
     let brief = |id: &str| {
@@ -182,12 +179,6 @@ fn sighup_reloads_the_topic_model_and_refuses_a_corrupt_one() {
             serde_json::json!({"id": id, "title": "Ajax 3 PSV 1", "body": "Brobbey netted twice at the Johan Cruyff Arena on Sunday."}),
         )
     };
-    let errors = |worker: &Worker| {
-        worker
-            .http_get("/metrics")
-            .and_then(|(_, m)| metric(&m, "wiredesk_taxonomy_reloads_total{result=\"error\"}"))
-            .unwrap_or(-1.0)
-    };
     produce(&brokers, &topics.input, &[brief("a")]);
     assert_eq!(
         version(&read(1)[0]).as_deref(),
@@ -195,19 +186,9 @@ fn sighup_reloads_the_topic_model_and_refuses_a_corrupt_one() {
     );
 
     std::fs::write(&file, with_version("wiredesk-topics@reload-2")).unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &worker.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    hup(&worker);
     wait_until(Duration::from_secs(20), "reload ok counted", || {
-        worker
-            .http_get("/metrics")
-            .and_then(|(_, m)| metric(&m, "wiredesk_taxonomy_reloads_total{result=\"ok\"}"))
-            .unwrap_or(-1.0)
-            == 1.0
+        reloads(&worker, "ok") == 1.0
     });
     produce(&brokers, &topics.input, &[brief("b")]);
     let out = read(2);
@@ -229,15 +210,9 @@ fn sighup_reloads_the_topic_model_and_refuses_a_corrupt_one() {
     let mid = bad.len() / 2;
     bad[mid] ^= 0x55;
     std::fs::write(&file, bad).unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &worker.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    hup(&worker);
     wait_until(Duration::from_secs(20), "reload error counted", || {
-        errors(&worker) == 1.0
+        reloads(&worker, "error") == 1.0
     });
     produce(&brokers, &topics.input, &[brief("c")]);
     assert_eq!(
