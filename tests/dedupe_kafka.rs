@@ -364,6 +364,53 @@ fn without_provenance(records: &[serde_json::Value]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Store decisions are requested a window at a time (issue 11), yet in input order: with a
+/// backlog on one partition, each story's copy right after its original is its duplicate, and
+/// the original stays unique, as with one call at a time.
+#[test]
+fn windowed_redis_decisions_keep_input_order() {
+    let brokers = brokers();
+    let redis = RedisServer::start(free_port());
+    let topics = Topics::create(&brokers, "window", 1, 1);
+    let articles = wikinews();
+    let mut inputs = Vec::new();
+    for (story, article) in articles.iter().take(12).enumerate() {
+        for copy in 0..3 {
+            let id = format!("s{story}-c{copy}");
+            inputs.push(Input::json(
+                &id,
+                republish(article, &id, &format!("Outlet {copy}")),
+            ));
+        }
+    }
+    // The backlog is there before the worker starts, so its windows are full.
+    produce(&brokers, &topics.input, &inputs);
+    let _worker = Worker::start(&brokers, &topics, &dedupe_env(&redis, "fail_closed"));
+    wait_all_committed(
+        &brokers,
+        &topics.group,
+        &topics.input,
+        Duration::from_secs(90),
+        "all offsets committed",
+    );
+    let out = parsed(&read_all(&brokers, &topics.output));
+    assert_eq!(out.len(), inputs.len());
+    for record in &out {
+        let id = record["id"].as_str().unwrap();
+        let (story, copy) = id.split_once("-c").unwrap();
+        if copy == "0" {
+            assert_eq!(record["dedupe"]["status"], "unique", "{id}");
+        } else {
+            assert_eq!(record["dedupe"]["status"], "duplicate", "{id}");
+            assert_eq!(
+                record["dedupe"]["duplicate_of"],
+                format!("{story}-c0"),
+                "{id}"
+            );
+        }
+    }
+}
+
 /// SIGTERM while Redis is down under `fail_closed`: the worker gives up waiting at the end of the
 /// drain grace period, exits 0, and commits nothing it did not publish (the rest is redelivered).
 #[test]

@@ -29,8 +29,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
 use rdkafka::Offset;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -43,7 +43,7 @@ use super::dead_letter;
 use super::inbound::Inbound;
 use super::sink::{self, Destination, OutRecord, Sink};
 use crate::article::{Enriched, Provenance, SCHEMA_VERSION};
-use crate::dedupe::{DedupeResult, Deduper, Fingerprint};
+use crate::dedupe::{DedupeResult, Deduper, Fingerprint, StoreError};
 use crate::error::{RejectCode, Rejection};
 use crate::health::{Health, now_ms};
 use crate::metrics::Metrics;
@@ -51,6 +51,9 @@ use crate::outcome::{self, Decision, Outcome, Policy};
 use crate::settings::Settings;
 use crate::stage::{Pipeline, Processed};
 use crate::telemetry::spawn_blocking_in_span;
+
+/// Most processed messages whose store decisions are requested together (`decide_ahead`).
+const DECISION_WINDOW: usize = 64;
 
 /// Input headers carried to the output record (W3C trace context).
 const TRACE_HEADERS: &[&[u8]] = &[b"traceparent", b"tracestate"];
@@ -170,17 +173,38 @@ impl Worker {
                         Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                     }
                 }
-                Some((message, result)) = processing.next() => {
-                    let routed = self.route(&message, result, &shutdown, &mut flow).await;
-                    let records = match routed {
-                        Ok(records) => records,
-                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
-                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
-                    };
-                    match self.enqueue_all(Arc::clone(&message), records, &shutdown).await {
-                        Ok(future) => delivering.push_back(future),
-                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
-                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
+                Some(first) = processing.next() => {
+                    // Every message whose stages are done, in input order, gets its store
+                    // decision in one round trip (see `decide_ahead`).
+                    let mut ready = vec![first];
+                    while ready.len() < DECISION_WINDOW {
+                        match processing.next().now_or_never() {
+                            Some(Some(next)) => ready.push(next),
+                            _ => break,
+                        }
+                    }
+                    let early = self.decide_ahead(&ready).await;
+                    let mut items = ready.into_iter().zip(early);
+                    let mut stopped = None;
+                    for ((message, result), early) in items.by_ref() {
+                        let step = match self.route(&message, result, early, &shutdown, &mut flow).await {
+                            Ok(records) => self.enqueue_all(Arc::clone(&message), records, &shutdown).await,
+                            Err(stop) => Err(stop),
+                        };
+                        match step {
+                            Ok(future) => delivering.push_back(future),
+                            Err(stop) => { flow.abandon(&message); stopped = Some(stop); break; }
+                        }
+                    }
+                    if let Some(stop) = stopped {
+                        // The rest of the window was taken from `processing` but not handled.
+                        for ((message, _), _) in items {
+                            flow.abandon(&message);
+                        }
+                        if let Stop::Fatal(error) = stop {
+                            outcome = Err(error);
+                        }
+                        break;
                     }
                 }
                 received = self.consumer.recv(), if room => match received {
@@ -269,7 +293,7 @@ impl Worker {
                     if !flow.may_store(&message) {
                         continue; // its partition already stopped: no point producing it
                     }
-                    let records = match self.route(&message, result, &give_up, flow).await {
+                    let records = match self.route(&message, result, None, &give_up, flow).await {
                         Ok(records) => records,
                         Err(_) => { flow.abandon(&message); continue; }
                     };
@@ -395,10 +419,12 @@ impl Worker {
     /// Decide what to publish for one processed message, in input order. `Err(Abandoned)` means
     /// `stop` was cancelled while waiting for the dedupe store; the message is left for
     /// redelivery.
+    /// `early` is the store's answer already obtained by [`Worker::decide_ahead`], if any.
     async fn route(
         &self,
         message: &Inbound,
         result: Result<Processed, Rejection>,
+        early: Option<Result<DedupeResult, StoreError>>,
         stop: &CancellationToken,
         flow: &mut Flow,
     ) -> Result<Vec<OutRecord>, Stop> {
@@ -408,7 +434,10 @@ impl Worker {
         };
         let decision = match (&self.deduper, fingerprint) {
             (Some(deduper), Some(fingerprint)) => {
-                match self.dedupe(deduper, &doc, &fingerprint, stop, flow).await? {
+                match self
+                    .dedupe(deduper, &doc, &fingerprint, early, stop, flow)
+                    .await?
+                {
                     Ok(result) => Decision::Decided(result),
                     Err(rejection) => Decision::Refused(rejection),
                 }
@@ -442,6 +471,51 @@ impl Worker {
         }
     }
 
+    /// The store decisions of a window of processed messages, requested together: each call's
+    /// request goes out on its first poll, and `join_all` polls them in input order, so the
+    /// requests reach the store in input order (one multiplexed Redis connection; the memory
+    /// store decides on that first poll) and the decisions are those of one-by-one calls,
+    /// while the loop waits one round trip per window instead of one per article. A message
+    /// without a fingerprint gets `None`; so do all when there is nothing to gain (no store,
+    /// one message).
+    async fn decide_ahead(
+        &self,
+        ready: &[(Arc<Inbound>, Result<Processed, Rejection>)],
+    ) -> Vec<Option<Result<DedupeResult, StoreError>>> {
+        let none = || ready.iter().map(|_| None).collect();
+        let Some(deduper) = &self.deduper else {
+            return none();
+        };
+        if ready.len() < 2 {
+            return none();
+        }
+        let started = std::time::Instant::now();
+        let decisions = futures::future::join_all(ready.iter().map(|(_, result)| async move {
+            match result {
+                Ok(Processed {
+                    doc,
+                    fingerprint: Some(fingerprint),
+                }) => Some(
+                    deduper
+                        .decide(&doc.id, fingerprint, doc.event_time_ms())
+                        .await,
+                ),
+                _ => None,
+            }
+        }))
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        for _ in decisions.iter().flatten() {
+            self.metrics.dedupe_store_duration.observe(seconds);
+        }
+        // An outage answer is dropped: `dedupe` asks again for that message, in order, and
+        // pauses (fail_closed) only once for the whole window.
+        decisions
+            .into_iter()
+            .map(|d| d.filter(|r| !r.as_ref().is_err_and(StoreError::is_outage)))
+            .collect()
+    }
+
     /// Look the fingerprint up. Under `fail_closed`, a store outage pauses consumption here until
     /// the store answers again; messages that arrive meanwhile are held (within the in-flight
     /// bounds), not dropped. A permanent store error for this article is a rejection
@@ -451,19 +525,26 @@ impl Worker {
         deduper: &Deduper,
         doc: &Enriched,
         fingerprint: &Fingerprint,
+        mut early: Option<Result<DedupeResult, StoreError>>,
         stop: &CancellationToken,
         flow: &mut Flow,
     ) -> Result<Result<DedupeResult, Rejection>, Stop> {
         let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
         let mut paused = false;
         loop {
-            let started = std::time::Instant::now();
-            let result = deduper
-                .decide(&doc.id, fingerprint, doc.event_time_ms())
-                .await;
-            self.metrics
-                .dedupe_store_duration
-                .observe(started.elapsed().as_secs_f64());
+            let result = match early.take() {
+                Some(result) => result,
+                None => {
+                    let started = std::time::Instant::now();
+                    let result = deduper
+                        .decide(&doc.id, fingerprint, doc.event_time_ms())
+                        .await;
+                    self.metrics
+                        .dedupe_store_duration
+                        .observe(started.elapsed().as_secs_f64());
+                    result
+                }
+            };
             match result {
                 Ok(decision) => {
                     if decision.store_error {
