@@ -161,7 +161,11 @@ fn main() -> anyhow::Result<()> {
 
 /// The combination of rules and model on the calibration split (a tuning aid: the held-out set
 /// is for measuring only). `model` is a first fit, trained without the split.
-fn calibration(model: &std::path::Path, items: &[Item], ents: &train::Entities) -> anyhow::Result<()> {
+fn calibration(
+    model: &std::path::Path,
+    items: &[Item],
+    ents: &train::Entities,
+) -> anyhow::Result<()> {
     let split = train::calibration_split(items);
     for (name, model) in [("rules only", None), ("rules + model", Some(model))] {
         let tags = TagStage::new(&TagSettings {
@@ -174,8 +178,10 @@ fn calibration(model: &std::path::Path, items: &[Item], ents: &train::Entities) 
         let mut per: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
         for &i in &split {
             let (text, tc) = train::item_text(&items[i]);
-            let e: Vec<(&str, &str)> =
-                ents[i].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let e: Vec<(&str, &str)> = ents[i]
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
             let best = tags
                 .tag(&text, tc, &e)
                 .into_iter()
@@ -199,7 +205,12 @@ fn calibration(model: &std::path::Path, items: &[Item], ents: &train::Entities) 
         );
         let by_topic: Vec<String> = per
             .iter()
-            .map(|(g, (n, r))| format!("{}:{r}/{n}", g.trim_start_matches("medtop:").get(..2).unwrap_or(g)))
+            .map(|(g, (n, r))| {
+                format!(
+                    "{}:{r}/{n}",
+                    g.trim_start_matches("medtop:").get(..2).unwrap_or(g)
+                )
+            })
             .collect();
         eprintln!("  right by topic: {}", by_topic.join(" "));
     }
