@@ -837,3 +837,45 @@ impl Options {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's format (`data/org-gazetteers/organizations.tsv`): canonical names and
+    /// aliases with a lower-case letter are stored, acronyms, stop words, short names, names of
+    /// two kinds and kinds without a topic are not.
+    #[test]
+    fn org_table_reads_the_entities_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("organizations.tsv");
+        let common = dir.path().join("common.txt");
+        std::fs::write(
+            &tsv,
+            "# canonical<TAB>kind<TAB>ids<TAB>aliases\n\
+             Arsenal FC\tsports_club\twikidata=Q9617\tArsenal|AFC|The Gunners\n\
+             Apple Inc.\tcompany\tsp500=AAPL\tApple\n\
+             Labour Party\tpolitical_party\t\tLAB|Labour\n\
+             Labour\tcompany\t\t\n\
+             Home Office\tgovernment\t\t\n",
+        )
+        .unwrap();
+        std::fs::write(&common, "# word\nthe gunners\napple\n").unwrap();
+        let table = read_org_table(&tsv, &common).unwrap();
+        let kind = |name: &str| {
+            let h = features::org_name_hash(name);
+            table.iter().find(|(k, _)| *k == h).map(|(_, v)| *v)
+        };
+        assert_eq!(kind("Arsenal FC"), Some(OrgKind::Sport as u8));
+        assert_eq!(kind("arsenal"), Some(OrgKind::Sport as u8));
+        assert_eq!(kind("AFC"), None, "acronym");
+        assert_eq!(kind("The Gunners"), None, "stop list");
+        assert_eq!(kind("Apple Inc."), Some(OrgKind::Company as u8));
+        assert_eq!(kind("Apple"), None, "stop list");
+        assert_eq!(kind("Labour Party"), Some(OrgKind::Politics as u8));
+        assert_eq!(kind("LAB"), None, "acronym");
+        assert_eq!(kind("Labour"), None, "two kinds");
+        assert_eq!(kind("Home Office"), None, "government points at no topic");
+        assert_eq!(table.len(), 4);
+    }
+}
