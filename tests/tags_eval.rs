@@ -498,38 +498,6 @@ fn topics_dev() {
     }
 }
 
-/// Tuning aid, not a regression test: the combination on the calibration split of the written
-/// training items (every 5th, as in `train::train`), with a model trained without them:
-/// `cargo run --release --example train_topics -- --fit-only --out /tmp/fit.wdtm`, then
-/// `WIREDESK_TAGS_MODEL=/tmp/fit.wdtm cargo test --release --test tags_eval topics_calibration -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn topics_calibration() {
-    let items: Vec<Value> = read_jsonl(&format!("{ROOT}/data/topics/train.jsonl"))
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| (i + 1) % 5 == 0)
-        .map(|(_, v)| v)
-        .collect();
-    for (name, model) in [("rules only", false), ("rules + model", true)] {
-        let t = Topics::new(model);
-        let pairs: Vec<(Vec<String>, Option<String>)> = items
-            .iter()
-            .map(|it| {
-                let (title, body) = (it["title"].as_str().unwrap(), it["body"].as_str().unwrap());
-                let (best, _, _) = t.classify(&format!("{title}\n\n{body}"), title.chars().count());
-                (vec![it["labels"][0].as_str().unwrap().to_owned()], best)
-            })
-            .collect();
-        let (acc, f1) = accuracy_macro_f1(&pairs);
-        let empty = pairs.iter().filter(|p| p.1.is_none()).count();
-        println!(
-            "topics_calibration [{name}]: {} items, accuracy {acc:.3}, macro-F1 {f1:.3}, no topic {empty}",
-            pairs.len()
-        );
-    }
-}
-
 /// The seed article (issue 13, "Done when"): economy / international trade, tariffs,
 /// semiconductors, rare earths and a politics or diplomacy tag survive the model.
 /// Read from the repository's copy (`tests/data/seed/`), or `WIREDESK_SEED`.

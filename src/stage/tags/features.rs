@@ -107,7 +107,8 @@ impl OrgKind {
         })
     }
 
-    /// From a `kind` of `data/topics/org-gazetteers/organizations.tsv`.
+    /// From a `kind` of `data/org-gazetteers/organizations.tsv` (`healthcare` is a kind of the
+    /// upstream registry that the repository's filtered copy leaves out).
     pub fn from_gazetteer(kind: &str) -> Option<OrgKind> {
         Some(match kind {
             "sports_club" => OrgKind::Sport,

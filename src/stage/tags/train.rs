@@ -82,7 +82,8 @@ pub struct Options {
     /// Additive smoothing of the naive Bayes counts.
     pub nb_alpha: f32,
     /// Stop after the first fit (without the calibration split): a model for measuring the
-    /// combination with the rules on the calibration items (`tests/tags_eval.rs`).
+    /// combination with the rules on the calibration items (`examples/train_topics.rs
+    /// --fit-only`).
     pub fit_only: bool,
     /// The top-level classes in output order: (id, label).
     pub top: Vec<(String, String)>,
@@ -90,11 +91,15 @@ pub struct Options {
     pub sub: Vec<(String, String, String)>,
 }
 
-/// Organisation names and kinds for the model's table, from
-/// `data/topics/org-gazetteers/organizations.tsv` (name, kind, ..., name_type in column 7). Acronyms,
-/// tickers and short forms are left out (ordinary words such as "IS", "ALL"), as are the
-/// single-word names of `common_word_names.txt`, names under 4 characters, and names listed
-/// under two kinds.
+/// Organisation names and kinds for the model's table, from the entities stage's registry
+/// `data/org-gazetteers/organizations.tsv` (`canonical<TAB>kind<TAB>ids<TAB>aliases`, aliases
+/// `|`-separated; see its README). The canonical name and every alias with a lower-case letter
+/// are stored: aliases without one are acronyms and short forms (ordinary words such as "IS",
+/// "ALL" once lower-cased). The single-word names of `common` (the upstream
+/// `common_word_names.txt` stop list), names under 4 characters and names listed under two
+/// kinds are left out. The registry has no healthcare kind (the entities stage does not use it):
+/// health organisations are known by their names' last words only
+/// ([`features::org_kind_from_name`]).
 pub fn read_org_table(tsv: &Path, common: &Path) -> anyhow::Result<Vec<(u32, u8)>> {
     let stop: HashSet<String> = std::fs::read_to_string(common)
         .with_context(|| format!("reading {}", common.display()))?
@@ -106,25 +111,30 @@ pub fn read_org_table(tsv: &Path, common: &Path) -> anyhow::Result<Vec<(u32, u8)
     let text =
         std::fs::read_to_string(tsv).with_context(|| format!("reading {}", tsv.display()))?;
     let mut kinds: BTreeMap<u32, Option<u8>> = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        let (Some(name), Some(kind), Some(name_type)) = (f.first(), f.get(1), f.get(6)) else {
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut cols = line.split('\t');
+        let (Some(canonical), Some(kind)) = (cols.next(), cols.next()) else {
             continue;
         };
         let Some(kind) = OrgKind::from_gazetteer(kind) else {
             continue;
         };
-        if matches!(*name_type, "acronym" | "ticker" | "short") {
-            continue;
-        }
-        let lower = name.trim().to_lowercase();
-        if lower.chars().count() < 4 || stop.contains(&lower) {
-            continue;
-        }
-        let h = features::org_name_hash(name);
-        let e = kinds.entry(h).or_insert(Some(kind as u8));
-        if *e != Some(kind as u8) {
-            *e = None; // ambiguous: two kinds
+        let aliases = cols.nth(1).unwrap_or("");
+        let names = std::iter::once(canonical).chain(
+            aliases
+                .split('|')
+                .filter(|a| a.chars().any(char::is_lowercase)),
+        );
+        for name in names {
+            let lower = name.trim().to_lowercase();
+            if lower.chars().count() < 4 || stop.contains(&lower) {
+                continue;
+            }
+            let h = features::org_name_hash(name);
+            let e = kinds.entry(h).or_insert(Some(kind as u8));
+            if *e != Some(kind as u8) {
+                *e = None; // ambiguous: two kinds
+            }
         }
     }
     Ok(kinds
@@ -202,6 +212,22 @@ fn extract(
     orgs.entity_features(entities, &mut kinds, &mut |h, v, w| flat.push((h, v, w)));
     flat.extend(rules.iter().map(|&(h, v)| (h, v, false)));
     (merge(raw), merge(flat), tokens)
+}
+
+/// Indices of the calibration split: every 5th written item (`written:` provenance) in the
+/// order given. The first fit of [`train`] does not see them (nor their augmented copies).
+pub fn calibration_split(items: &[Item]) -> Vec<usize> {
+    let mut written = 0usize;
+    let mut out = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        if it.provenance.starts_with("written:") {
+            written += 1;
+            if written.is_multiple_of(5) {
+                out.push(i);
+            }
+        }
+    }
+    out
 }
 
 /// A trained model plus figures from the calibration split.
@@ -372,16 +398,10 @@ pub fn train(
     // fit, so the temperature is fitted, and the split's accuracy measured, on the kind of item
     // the model is for; weak and definition items always train. Augmented copies of an item
     // (`augmented:` provenance, id `<item>#<part>`) follow their item.
-    let mut written = 0usize;
-    let mut calib_ids: HashSet<&str> = HashSet::new();
-    for it in items {
-        if it.provenance.starts_with("written:") {
-            written += 1;
-            if written.is_multiple_of(5) {
-                calib_ids.insert(it.id.as_str());
-            }
-        }
-    }
+    let calib_ids: HashSet<&str> = calibration_split(items)
+        .into_iter()
+        .map(|i| items[i].id.as_str())
+        .collect();
     let mut fit = Vec::new();
     let mut calib = Vec::new();
     for (i, it) in items.iter().enumerate() {
@@ -815,5 +835,47 @@ impl Options {
                 .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's format (`data/org-gazetteers/organizations.tsv`): canonical names and
+    /// aliases with a lower-case letter are stored, acronyms, stop words, short names, names of
+    /// two kinds and kinds without a topic are not.
+    #[test]
+    fn org_table_reads_the_entities_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("organizations.tsv");
+        let common = dir.path().join("common.txt");
+        std::fs::write(
+            &tsv,
+            "# canonical<TAB>kind<TAB>ids<TAB>aliases\n\
+             Arsenal FC\tsports_club\twikidata=Q9617\tArsenal|AFC|The Gunners\n\
+             Apple Inc.\tcompany\tsp500=AAPL\tApple\n\
+             Labour Party\tpolitical_party\t\tLAB|Labour\n\
+             Labour\tcompany\t\t\n\
+             Home Office\tgovernment\t\t\n",
+        )
+        .unwrap();
+        std::fs::write(&common, "# word\nthe gunners\napple\n").unwrap();
+        let table = read_org_table(&tsv, &common).unwrap();
+        let kind = |name: &str| {
+            let h = features::org_name_hash(name);
+            table.iter().find(|(k, _)| *k == h).map(|(_, v)| *v)
+        };
+        assert_eq!(kind("Arsenal FC"), Some(OrgKind::Sport as u8));
+        assert_eq!(kind("arsenal"), Some(OrgKind::Sport as u8));
+        assert_eq!(kind("AFC"), None, "acronym");
+        assert_eq!(kind("The Gunners"), None, "stop list");
+        assert_eq!(kind("Apple Inc."), Some(OrgKind::Company as u8));
+        assert_eq!(kind("Apple"), None, "stop list");
+        assert_eq!(kind("Labour Party"), Some(OrgKind::Politics as u8));
+        assert_eq!(kind("LAB"), None, "acronym");
+        assert_eq!(kind("Labour"), None, "two kinds");
+        assert_eq!(kind("Home Office"), None, "government points at no topic");
+        assert_eq!(table.len(), 4);
     }
 }
