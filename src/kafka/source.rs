@@ -362,7 +362,11 @@ impl Worker {
         let metrics = self.metrics.clone();
         let cpu = Arc::clone(&self.cpu);
         let span = tracing::debug_span!("article", topic = %message.topic, partition = message.partition, offset = message.offset);
-        Box::pin(async move {
+        // A task of its own, started now: the article moves through the pool while the loop
+        // waits elsewhere (a window of store decisions, a full producer queue). As a plain
+        // future in `processing` it only advanced when the loop polled that queue, so the pool
+        // ran dry during every such wait.
+        let task = tokio::spawn(async move {
             // FIFO: articles enter the pool in the order they were received.
             let _permit = cpu.acquire_owned().await.ok();
             let handle = {
@@ -377,9 +381,12 @@ impl Worker {
                     pipeline.process(for_task.payload.as_deref().unwrap_or_default(), provenance)
                 })
             };
-            let result = match handle.await {
-                Ok(result) => result,
-                Err(error) => {
+            handle.await
+        });
+        Box::pin(async move {
+            let result = match task.await {
+                Ok(Ok(result)) => result,
+                Ok(Err(error)) | Err(error) => {
                     metrics.stage_errors.with_label_values(&["pipeline"]).inc();
                     Err(Rejection::new(
                         RejectCode::StagePanicked,
