@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Copy the training corpora and the organisation gazetteer into the repository.
 
-Reads ../shared/data/ner-train and ../shared/data/org-gazetteers (the project's shared,
-read-only data) and writes compact copies that the build and the tests use, so that the
-repository trains and tests without the shared folder:
+Reads DATA/ner-train and DATA/org-gazetteers (the upstream corpora and registry, where the
+maintainers keep them; not part of the repository) and writes compact copies that the build
+and the tests use, so that the repository trains and tests without DATA:
 
 * data/ner-train/<source>/sentences.conll  (one "token<TAB>tag" line per token, a blank line
   after each sentence, "# doc <doc><TAB><genre>" before the first sentence of each document;
@@ -11,7 +11,7 @@ repository trains and tests without the shared folder:
 * data/org-gazetteers/organizations.tsv (grouped by organisation: canonical, kind, ids,
   aliases; rows filtered as described in data/org-gazetteers/README.md).
 
-Python 3 standard library only; deterministic. Usage: scripts/entities/prepare_data.py [SHARED]
+Python 3 standard library only; deterministic. Usage: scripts/entities/prepare_data.py DATA
 """
 import json
 import os
@@ -20,7 +20,9 @@ import sys
 from collections import OrderedDict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data")
+if len(sys.argv) != 2:
+    sys.exit("usage: scripts/entities/prepare_data.py DATA  (the folder holding ner-train/ and org-gazetteers/)")
+SHARED = sys.argv[1]
 
 SOURCES = [
     ("btc", "btc"), ("wikigold", "wikigold"), ("wnut17", "wnut17"),
