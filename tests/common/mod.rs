@@ -261,9 +261,20 @@ pub fn committed(brokers: &str, group: &str, topic: &str) -> HashMap<i32, i64> {
     for p in ends.keys() {
         list.add_partition(topic, *p);
     }
-    let committed = consumer
-        .committed_offsets(list, Duration::from_secs(10))
-        .expect("committed offsets");
+    // The group coordinator can move or still be loading `__consumer_offsets` (NotCoordinator,
+    // CoordinatorLoadInProgress): the client rediscovers it, so ask again for a while instead
+    // of failing the test on a broker-side hand-over.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let committed = loop {
+        match consumer.committed_offsets(list.clone(), Duration::from_secs(10)) {
+            Ok(committed) => break committed,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("committed offsets of {group} on {topic}: {e}; asking again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("committed offsets of {group} on {topic}: {e}"),
+        }
+    };
     committed
         .elements()
         .iter()
