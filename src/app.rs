@@ -86,18 +86,18 @@ pub async fn run(
     };
 
     let consumer: StreamConsumer<WorkerContext> = crate::kafka::consumer_config(&settings)?
-        .create_with_context(WorkerContext {
-            metrics: metrics.clone(),
-            health: Arc::clone(&health),
-            side: "consumer",
-        })
+        .create_with_context(WorkerContext::new(
+            metrics.clone(),
+            Arc::clone(&health),
+            "consumer",
+        ))
         .context("creating the Kafka consumer")?;
     let producer: FutureProducer<WorkerContext> = crate::kafka::producer_config(&settings)?
-        .create_with_context(WorkerContext {
-            metrics: metrics.clone(),
-            health: Arc::clone(&health),
-            side: "producer",
-        })
+        .create_with_context(WorkerContext::new(
+            metrics.clone(),
+            Arc::clone(&health),
+            "producer",
+        ))
         .context("creating the Kafka producer")?;
 
     if !wait_for_topics(&consumer, &settings, &health, &token).await? {

@@ -4,11 +4,12 @@
 
 pub mod dead_letter;
 pub mod inbound;
+pub mod lanes;
 pub mod sink;
 pub mod source;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -132,6 +133,25 @@ pub struct WorkerContext {
     pub metrics: Metrics,
     pub health: Arc<Health>,
     pub side: &'static str,
+    /// Partitions revoked since the consume loop last looked ([`WorkerContext::take_revoked`]):
+    /// the callback runs inside the loop's `recv`, and the loop drops their lanes.
+    pub revoked: Arc<Mutex<Vec<lanes::PartitionKey>>>,
+}
+
+impl WorkerContext {
+    pub fn new(metrics: Metrics, health: Arc<Health>, side: &'static str) -> Self {
+        WorkerContext {
+            metrics,
+            health,
+            side,
+            revoked: Arc::default(),
+        }
+    }
+
+    /// The partitions revoked since the last call.
+    pub fn take_revoked(&self) -> Vec<lanes::PartitionKey> {
+        std::mem::take(&mut *self.revoked.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl ClientContext for WorkerContext {
@@ -192,7 +212,16 @@ impl ConsumerContext for WorkerContext {
                 tracing::info!(message = "Partitions revoked.", partitions = %describe(list));
                 self.health.assigned.store(0, Ordering::Relaxed);
                 self.metrics.assigned_partitions.set(0);
+                self.metrics.throttled_partitions.set(0);
                 clear_partition_gauges(&self.metrics, list);
+                self.revoked
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(
+                        list.elements()
+                            .iter()
+                            .map(|e| (e.topic().to_owned(), e.partition())),
+                    );
             }
             Rebalance::Assign(_) => {}
             Rebalance::Error(error) => {
@@ -206,8 +235,8 @@ impl ConsumerContext for WorkerContext {
         if let Rebalance::Assign(list) = rebalance {
             // During a fail_closed store outage the worker has paused what it had; partitions
             // assigned now must not start flowing either (they would only fill memory).
+            use rdkafka::consumer::Consumer;
             if self.health.store_paused.load(Ordering::Relaxed) && list.count() > 0 {
-                use rdkafka::consumer::Consumer;
                 match consumer.pause(list) {
                     Ok(()) => {
                         tracing::info!(message = "Newly assigned partitions paused: the dedupe store is down.", partitions = %describe(list))
@@ -216,6 +245,13 @@ impl ConsumerContext for WorkerContext {
                         tracing::warn!(message = "Pausing newly assigned partitions failed.", %error)
                     }
                 }
+            } else if list.count() > 0
+                && let Err(error) = consumer.resume(list)
+            {
+                // librdkafka keeps a partition's pause across a revoke and a new assignment; a
+                // partition the loop had throttled (its lane is gone with the revocation) must
+                // start flowing again.
+                tracing::warn!(message = "Resuming newly assigned partitions failed.", %error)
             }
             self.metrics.rebalances.with_label_values(&["assign"]).inc();
             self.health.assigned.store(list.count(), Ordering::Relaxed);

@@ -3,20 +3,24 @@
 //!
 //! Invariants, and why they hold:
 //! - **At-least-once.** An offset is stored only after the record(s) for that message were
-//!   acknowledged by the broker. Both queues below are `FuturesOrdered`, so results come out in
-//!   input order and an offset is never stored while an earlier message of its partition is still
-//!   pending. A message given up on while stopping (a store outage, a broker that does not answer
+//!   acknowledged by the broker. Each input partition has its own two ordered queues (a lane, see
+//!   [`super::lanes`]), so results come out in input order per partition and an offset is never
+//!   stored while an earlier message of its partition is still pending. A message given up on while stopping (a store outage, a broker that does not answer
 //!   before the drain deadline) is *abandoned*: no offset of its partition at or above it is
 //!   stored afterwards. librdkafka commits stored offsets (auto-commit, on rebalance, on close).
 //!   If the process is killed at any point, the uncommitted tail is redelivered: duplicates,
 //!   never loss.
-//! - **Order.** Records are handed to the idempotent producer in input order, so output order per
-//!   input partition follows input order (a record that exhausts librdkafka's own retries and is
+//! - **Order.** Records are handed to the idempotent producer in input order per partition, so
+//!   output order per input partition follows input order (a record that exhausts librdkafka's own retries and is
 //!   re-sent by us is the one exception; see docs/delivery.md).
 //! - **Bounded memory.** At most `processing.max_in_flight` messages and
 //!   `processing.max_in_flight_bytes` bytes are between `recv` and their acknowledgement, counting
 //!   those held back during a store outage; at the limit the loop stops fetching and librdkafka's
-//!   bounded prefetch queue fills instead (backpressure).
+//!   bounded prefetch queue fills instead (backpressure). One partition may hold at most its
+//!   share ([`lanes::share`]); beyond it that partition alone is paused, so a stuck partition
+//!   (a slow article, an output partition without a leader) cannot take the others' budget.
+//! - **Rebalances per partition.** A revoked partition's lane is dropped (its unfinished work is
+//!   redone by the next owner from the last commit); the other lanes go on.
 //! - **Bad input never stops the worker.** Nothing here reads message content in a way that can
 //!   panic (headers are bytes; see [`Inbound`]). Rejections, and records the broker refuses for
 //!   good (too large, not authorized, invalid), become dead-letter records; stage panics are
@@ -29,18 +33,18 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use futures::stream::FuturesOrdered;
-use futures::{FutureExt, StreamExt};
 use rdkafka::Offset;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::DeliveryFuture;
+use rdkafka::topic_partition_list::TopicPartitionList;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::WorkerContext;
 use super::dead_letter;
 use super::inbound::Inbound;
+use super::lanes::{self, Lanes, PartitionKey, Ready, Throttle};
 use super::sink::{self, Destination, OutRecord, Sink};
 use crate::article::{Enriched, Provenance, SCHEMA_VERSION};
 use crate::dedupe::{DedupeResult, Deduper, Fingerprint, StoreError};
@@ -82,17 +86,56 @@ impl From<anyhow::Error> for Stop {
     }
 }
 
-/// What the loop holds besides the two queues: messages held back during a store outage, bytes
-/// in flight, and the partitions whose offsets may no longer move.
+/// Everything between receipt and acknowledgement: the partitions' lanes, messages held back
+/// during a store outage, and the partitions whose offsets may no longer move.
 #[derive(Default)]
 struct Flow {
+    lanes: Lanes<ProcessingFuture, DeliveringFuture>,
     held: VecDeque<Arc<Inbound>>,
-    bytes: usize,
+    held_bytes: usize,
     /// Lowest abandoned offset per input partition.
-    abandoned: HashMap<(String, i32), i64>,
+    abandoned: HashMap<PartitionKey, i64>,
+}
+
+fn key_of(message: &Inbound) -> PartitionKey {
+    (message.topic.clone(), message.partition)
 }
 
 impl Flow {
+    /// Messages in flight, held ones included.
+    fn count(&self) -> usize {
+        self.lanes.len() + self.held.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.lanes.bytes() + self.held_bytes
+    }
+
+    fn hold(&mut self, message: Arc<Inbound>) {
+        self.held_bytes += message.size();
+        self.held.push_back(message);
+    }
+
+    fn unhold(&mut self) -> Option<Arc<Inbound>> {
+        let message = self.held.pop_front()?;
+        self.held_bytes = self.held_bytes.saturating_sub(message.size());
+        Some(message)
+    }
+
+    /// Forget partitions that are no longer ours: their lanes, held messages and abandon marks.
+    fn forget(&mut self, revoked: &[PartitionKey]) {
+        for key in revoked {
+            self.lanes.remove(key);
+            self.abandoned.remove(key);
+        }
+        let before = self.held.len();
+        self.held
+            .retain(|message| !revoked.contains(&key_of(message)));
+        if self.held.len() != before {
+            self.held_bytes = self.held.iter().map(|message| message.size()).sum();
+        }
+    }
+
     fn abandon(&mut self, message: &Inbound) {
         let slot = self
             .abandoned
@@ -108,7 +151,7 @@ impl Flow {
     }
 
     fn release(&mut self, message: &Inbound) {
-        self.bytes = self.bytes.saturating_sub(message.size());
+        self.lanes.release(&key_of(message), message.size());
     }
 }
 
@@ -141,8 +184,6 @@ impl Worker {
 
         let max_in_flight = self.settings.processing.max_in_flight;
         let max_bytes = self.settings.processing.max_in_flight_bytes;
-        let mut processing: FuturesOrdered<ProcessingFuture> = FuturesOrdered::new();
-        let mut delivering: FuturesOrdered<DeliveringFuture> = FuturesOrdered::new();
         let mut flow = Flow::default();
         let mut outcome: anyhow::Result<()> = Ok(());
         // Wakes the loop when nothing else does, so liveness sees it turn.
@@ -151,69 +192,53 @@ impl Worker {
 
         loop {
             self.health.turned();
-            let active = processing.len() + delivering.len();
-            let count = active + flow.held.len();
-            self.set_in_flight(count, flow.bytes);
+            self.forget_revoked(&mut flow);
+            self.throttle(&mut flow);
+            let active = flow.lanes.len();
+            let count = flow.count();
+            self.set_in_flight(count, flow.bytes());
             // Messages held during a store outage go first, in order, once there is room.
             if active < max_in_flight
-                && let Some(message) = flow.held.pop_front()
+                && let Some(message) = flow.unhold()
             {
-                processing.push_back(self.spawn_process(message));
+                self.start(&mut flow, message);
                 continue;
             }
-            let room = count < max_in_flight && flow.bytes < max_bytes;
+            let room = count < max_in_flight && flow.bytes() < max_bytes;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(delivered) = delivering.next() => {
-                    let message = Arc::clone(&delivered.message);
-                    match self.complete(delivered, &mut flow, &shutdown).await {
-                        Ok(()) => {}
-                        Err(Stop::Abandoned) => { flow.abandon(&message); break; }
-                        Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
-                    }
-                }
-                Some(first) = processing.next() => {
-                    // Every message whose stages are done, in input order, gets its store
-                    // decision in one round trip (see `decide_ahead`).
-                    let mut ready = vec![first];
-                    while ready.len() < DECISION_WINDOW {
-                        match processing.next().now_or_never() {
-                            Some(Some(next)) => ready.push(next),
-                            _ => break,
+                ready = flow.lanes.ready() => match ready {
+                    Ready::Delivered(delivered) => {
+                        let message = Arc::clone(&delivered.message);
+                        match self.complete(delivered, &mut flow, &shutdown).await {
+                            Ok(()) => {}
+                            Err(Stop::Abandoned) => { flow.abandon(&message); break; }
+                            Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                         }
                     }
-                    let early = self.decide_ahead(&ready).await;
-                    let mut items = ready.into_iter().zip(early);
-                    let mut stopped = None;
-                    for ((message, result), early) in items.by_ref() {
-                        let step = match self.route(&message, result, early, &shutdown, &mut flow).await {
-                            Ok(records) => self.enqueue_all(Arc::clone(&message), records, &shutdown).await,
-                            Err(stop) => Err(stop),
-                        };
-                        match step {
-                            Ok(future) => delivering.push_back(future),
-                            Err(stop) => { flow.abandon(&message); stopped = Some(stop); break; }
+                    Ready::Processed(first) => {
+                        // Every message whose stages are done (each partition's in input order)
+                        // gets its store decision in one round trip (see `decide_ahead`).
+                        let mut ready = vec![first];
+                        ready.extend(flow.lanes.ready_processed(DECISION_WINDOW - 1));
+                        if let Err(stop) = self.route_window(ready, &mut flow, &shutdown).await {
+                            if let Stop::Fatal(error) = stop {
+                                outcome = Err(error);
+                            }
+                            break;
                         }
                     }
-                    if let Some(stop) = stopped {
-                        // The rest of the window was taken from `processing` but not handled.
-                        for ((message, _), _) in items {
-                            flow.abandon(&message);
-                        }
-                        if let Stop::Fatal(error) = stop {
-                            outcome = Err(error);
-                        }
-                        break;
-                    }
-                }
+                },
                 received = self.consumer.recv(), if room => match received {
                     Ok(message) => {
                         let message = Arc::new(Inbound::from_borrowed(&message));
+                        // Revocations that came with this `recv` are applied before its message
+                        // joins a lane: it may belong to a partition assigned again just now.
+                        self.forget_revoked(&mut flow);
                         self.metrics.messages_consumed.with_label_values(&[message.topic.as_str()]).inc();
                         self.metrics.bytes_consumed.with_label_values(&[message.topic.as_str()]).inc_by(message.payload.as_ref().map_or(0, Vec::len) as u64);
-                        flow.bytes += message.size();
-                        processing.push_back(self.spawn_process(message));
+                        self.start(&mut flow, message);
                     }
                     Err(error) => {
                         self.metrics.kafka_errors.with_label_values(&["consumer"]).inc();
@@ -229,30 +254,113 @@ impl Worker {
         // otherwise finish what is in flight within the grace period. Either way, commit what
         // was acknowledged.
         if outcome.is_ok() {
-            self.drain(&mut processing, &mut delivering, &mut flow)
-                .await;
+            self.drain(&mut flow).await;
         }
         self.finish().await;
         self.health.stopped.store(true, Ordering::Relaxed);
         outcome
     }
 
+    /// A received (or held) message enters its partition's lane and the stages.
+    fn start(&self, flow: &mut Flow, message: Arc<Inbound>) {
+        let key = key_of(&message);
+        let size = message.size();
+        flow.lanes
+            .push_processing(&key, size, self.spawn_process(message));
+    }
+
+    /// Route a window of processed messages (each partition's in input order) and hand their
+    /// records to the producer. On a stop, the message it happened at and every later one in the
+    /// window are abandoned.
+    async fn route_window(
+        &self,
+        ready: Vec<(Arc<Inbound>, Result<Processed, Rejection>)>,
+        flow: &mut Flow,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let early = self.decide_ahead(&ready).await;
+        let mut items = ready.into_iter().zip(early);
+        while let Some(((message, result), early)) = items.next() {
+            let step = match self.route(&message, result, early, shutdown, flow).await {
+                Ok(records) => {
+                    self.enqueue_all(Arc::clone(&message), records, shutdown)
+                        .await
+                }
+                Err(stop) => Err(stop),
+            };
+            match step {
+                Ok(future) => flow.lanes.push_delivering(&key_of(&message), future),
+                Err(stop) => {
+                    flow.abandon(&message);
+                    for ((message, _), _) in items {
+                        flow.abandon(&message);
+                    }
+                    return Err(stop);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop what the loop holds for partitions revoked since the last call (the rebalance
+    /// callback runs inside `recv` and records them).
+    fn forget_revoked(&self, flow: &mut Flow) {
+        let revoked = self.consumer.context().take_revoked();
+        if !revoked.is_empty() {
+            tracing::debug!(
+                message = "Dropping the work of revoked partitions.",
+                partitions = revoked.len()
+            );
+            flow.forget(&revoked);
+        }
+    }
+
+    /// Pause the partitions that hold their whole share of the in-flight budget, resume those
+    /// that drained (not while the store outage pause holds every partition).
+    fn throttle(&self, flow: &mut Flow) {
+        let share = lanes::share(
+            self.settings.processing.max_in_flight,
+            self.health.assigned.load(Ordering::Relaxed),
+        );
+        let hold = self.health.store_paused.load(Ordering::Relaxed);
+        for change in flow.lanes.throttle(share, hold) {
+            let (pause, (topic, partition)) = match &change {
+                Throttle::Pause(key) => (true, key),
+                Throttle::Resume(key) => (false, key),
+            };
+            let mut list = TopicPartitionList::new();
+            list.add_partition(topic, *partition);
+            let result = if pause {
+                self.consumer.pause(&list)
+            } else {
+                self.consumer.resume(&list)
+            };
+            match result {
+                Ok(()) => {
+                    self.metrics
+                        .throttled_partitions
+                        .add(if pause { 1 } else { -1 });
+                    tracing::info!(message = if pause { "Partition paused: it holds its whole share of the in-flight budget." } else { "Partition resumed." }, %topic, partition, share);
+                }
+                // Typically revoked meanwhile; its lane goes with the revocation.
+                Err(error) => {
+                    tracing::debug!(message = "Pausing or resuming a partition failed.", %error, %topic, partition)
+                }
+            }
+        }
+    }
+
     /// After SIGTERM: take nothing new, finish what is in flight within the grace period. Any
     /// message given up on is abandoned: later offsets of its partition are not stored.
-    async fn drain(
-        &self,
-        processing: &mut FuturesOrdered<ProcessingFuture>,
-        delivering: &mut FuturesOrdered<DeliveringFuture>,
-        flow: &mut Flow,
-    ) {
+    async fn drain(&self, flow: &mut Flow) {
         let grace = Duration::from_millis(self.settings.shutdown.drain_timeout_ms);
         // Held messages were never started: they are redelivered.
-        while let Some(message) = flow.held.pop_front() {
+        while let Some(message) = flow.unhold() {
             flow.abandon(&message);
         }
         tracing::info!(
             message = "Draining in-flight work.",
-            in_flight = processing.len() + delivering.len(),
+            in_flight = flow.lanes.len(),
             grace_ms = grace.as_millis() as u64
         );
         // Every wait below (store outage, full producer queue, re-send back-off) watches this
@@ -267,41 +375,43 @@ impl Worker {
         };
         loop {
             self.health.turned();
-            self.set_in_flight(processing.len() + delivering.len(), flow.bytes);
-            if processing.is_empty() && delivering.is_empty() {
+            self.set_in_flight(flow.lanes.len(), flow.bytes());
+            if flow.lanes.is_empty() {
                 tracing::info!(message = "Drain complete.");
                 return;
             }
             tokio::select! {
                 biased;
                 _ = give_up.cancelled() => {
-                    tracing::warn!(message = "Drain grace period over; unfinished messages will be redelivered.", left = processing.len() + delivering.len());
+                    tracing::warn!(message = "Drain grace period over; unfinished messages will be redelivered.", left = flow.lanes.len());
                     return;
                 }
-                Some(delivered) = delivering.next() => {
-                    let message = Arc::clone(&delivered.message);
-                    match self.complete(delivered, flow, &give_up).await {
-                        Ok(()) => {}
-                        Err(Stop::Abandoned) => flow.abandon(&message),
-                        Err(Stop::Fatal(error)) => {
-                            tracing::error!(message = "Giving up on a record during the drain; it will be redelivered.", error = format!("{error:#}"));
-                            flow.abandon(&message);
+                ready = flow.lanes.ready() => match ready {
+                    Ready::Delivered(delivered) => {
+                        let message = Arc::clone(&delivered.message);
+                        match self.complete(delivered, flow, &give_up).await {
+                            Ok(()) => {}
+                            Err(Stop::Abandoned) => flow.abandon(&message),
+                            Err(Stop::Fatal(error)) => {
+                                tracing::error!(message = "Giving up on a record during the drain; it will be redelivered.", error = format!("{error:#}"));
+                                flow.abandon(&message);
+                            }
                         }
                     }
-                }
-                Some((message, result)) = processing.next() => {
-                    if !flow.may_store(&message) {
-                        continue; // its partition already stopped: no point producing it
+                    Ready::Processed((message, result)) => {
+                        if !flow.may_store(&message) {
+                            continue; // its partition already stopped: no point producing it
+                        }
+                        let records = match self.route(&message, result, None, &give_up, flow).await {
+                            Ok(records) => records,
+                            Err(_) => { flow.abandon(&message); continue; }
+                        };
+                        match self.enqueue_all(Arc::clone(&message), records, &give_up).await {
+                            Ok(future) => flow.lanes.push_delivering(&key_of(&message), future),
+                            Err(_) => flow.abandon(&message),
+                        }
                     }
-                    let records = match self.route(&message, result, None, &give_up, flow).await {
-                        Ok(records) => records,
-                        Err(_) => { flow.abandon(&message); continue; }
-                    };
-                    match self.enqueue_all(Arc::clone(&message), records, &give_up).await {
-                        Ok(future) => delivering.push_back(future),
-                        Err(_) => flow.abandon(&message),
-                    }
-                }
+                },
             }
         }
     }
@@ -568,7 +678,7 @@ impl Worker {
                         .with_label_values(&["dedupe_store"])
                         .set(if decision.store_error { 0.0 } else { 1.0 });
                     if paused {
-                        self.resume_after_outage();
+                        self.resume_after_outage(flow);
                     }
                     if let Some(n) = deduper.entries() {
                         self.metrics.dedupe_entries.set(n as i64);
@@ -580,7 +690,7 @@ impl Worker {
                 }
                 Err(error) if !error.is_outage() => {
                     if paused {
-                        self.resume_after_outage();
+                        self.resume_after_outage(flow);
                     }
                     self.metrics
                         .dedupe_store_errors
@@ -625,8 +735,12 @@ impl Worker {
         }
     }
 
-    fn resume_after_outage(&self) {
+    fn resume_after_outage(&self, flow: &mut Flow) {
         self.health.store_paused.store(false, Ordering::Relaxed);
+        // Resuming the whole assignment also resumes partitions the loop had throttled; the
+        // next turn pauses again those that are still full.
+        flow.lanes.forget_throttles();
+        self.metrics.throttled_partitions.set(0);
         match self.consumer.assignment() {
             Ok(assignment) => {
                 if let Err(error) = self.consumer.resume(&assignment) {
@@ -659,16 +773,16 @@ impl Worker {
                 _ = tick.tick() => {}
                 received = self.consumer.recv() => if let Ok(message) = received {
                     let message = Inbound::from_borrowed(&message);
-                    let count = flow.held.len() + 1;
+                    self.forget_revoked(flow);
+                    let count = flow.count() + 1;
                     let full = count > self.settings.processing.max_in_flight
-                        || flow.bytes + message.size() > self.settings.processing.max_in_flight_bytes;
+                        || flow.bytes() + message.size() > self.settings.processing.max_in_flight_bytes;
                     if full {
                         self.consumer
                             .seek(&message.topic, message.partition, Offset::Offset(message.offset), Duration::ZERO)
                             .map_err(|error| anyhow!("rewinding {}/{} to offset {} while paused: {error}", message.topic, message.partition, message.offset))?;
                     } else {
-                        flow.bytes += message.size();
-                        flow.held.push_back(Arc::new(message));
+                        flow.hold(Arc::new(message));
                     }
                 },
             }

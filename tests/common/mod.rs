@@ -3,6 +3,7 @@
 //! as a child process with its settings in environment variables.
 #![allow(dead_code)]
 
+pub mod own_broker;
 pub mod redis_server;
 pub mod tls;
 
@@ -54,6 +55,20 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
+    create_topic_with(brokers, name, partitions, TopicReplication::Fixed(1));
+}
+
+/// A topic whose partition `i` lives on the brokers (node ids) in `replicas[i]`.
+pub fn create_topic_on(brokers: &str, name: &str, replicas: &[&[i32]]) {
+    create_topic_with(
+        brokers,
+        name,
+        replicas.len() as i32,
+        TopicReplication::Variable(replicas),
+    );
+}
+
+fn create_topic_with(brokers: &str, name: &str, partitions: i32, replication: TopicReplication) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
@@ -64,7 +79,7 @@ pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
         .unwrap();
     let results = runtime
         .block_on(admin.create_topics(
-            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &[NewTopic::new(name, partitions, replication)],
             &AdminOptions::new(),
         ))
         .expect("create_topics");
