@@ -76,6 +76,17 @@ fn bench(c: &mut Criterion) {
     let now = (n_prefill * 172) as i64;
     let mut g = c.benchmark_group("dedupe");
     g.throughput(Throughput::Elements(1));
+    // The unit: one 5 KB article (the Wikinews texts joined and cut
+    // at 5,000 bytes, on a char boundary).
+    let joined = texts.join("\n\n");
+    let mut cut = 5_000.min(joined.len());
+    while !joined.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let five_kb = &joined[..cut];
+    g.bench_function("fingerprint_5kb", |b| {
+        b.iter(|| black_box(f.fingerprint(black_box(five_kb))))
+    });
     let mut k = 0usize;
     g.bench_function("fingerprint", |b| {
         b.iter(|| {
