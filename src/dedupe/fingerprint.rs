@@ -284,20 +284,43 @@ pub fn simhash64(text: &str, k: usize) -> u64 {
         .fold(0u64, |s, (i, &a)| if a > 0 { s | 1 << i } else { s })
 }
 
+/// Hashes ([`hash_word`]) of the words of [`normalize`]`(text)`, in order,
+/// without building the normalized string: the words are hashed byte by byte
+/// as they are scanned.
 fn word_hashes(text: &str) -> Vec<u64> {
-    let norm = normalize(text);
-    norm.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(hash_word)
-        .collect()
+    struct Hashes {
+        out: Vec<u64>,
+        h: u64,
+    }
+    impl WordSink for Hashes {
+        #[inline]
+        fn byte(&mut self, b: u8) {
+            self.h = fnv1a_step(self.h, b);
+        }
+        #[inline]
+        fn end(&mut self) {
+            self.out.push(mix64(self.h));
+            self.h = FNV_OFFSET;
+        }
+    }
+    let mut sink = Hashes {
+        out: Vec::with_capacity(text.len() / 6 + 1),
+        h: FNV_OFFSET,
+    };
+    scan_words(text, &mut sink);
+    sink.out
 }
 
+const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
+
+#[inline]
+fn fnv1a_step(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3)
+}
+
+/// FNV-1a of the word's bytes plus the splitmix64 finalizer.
 fn hash_word(w: &str) -> u64 {
-    let mut h = 0xCBF2_9CE4_8422_2325u64;
-    for &b in w.as_bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    mix64(h)
+    mix64(w.bytes().fold(FNV_OFFSET, fnv1a_step))
 }
 
 /// splitmix64 finalizer.
@@ -324,30 +347,100 @@ pub fn hash_id(id: &str) -> u64 {
 /// every non-alphanumeric character into a space and collapses whitespace.
 /// The result is a single line of space-separated words.
 pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    struct Words(String);
+    impl WordSink for Words {
+        #[inline]
+        fn byte(&mut self, b: u8) {
+            // `scan_words` passes only ASCII bytes here, other chars go to `ch`.
+            self.0.push(b as char);
+        }
+        #[inline]
+        fn ch(&mut self, c: char) {
+            self.0.push(c);
+        }
+        #[inline]
+        fn end(&mut self) {
+            self.0.push(' ');
+        }
+    }
+    let mut w = Words(String::with_capacity(text.len()));
+    scan_words(text, &mut w);
+    let mut out = w.0;
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Receives the normalized words of a text from [`scan_words`]: the bytes of
+/// each lowercased word (ASCII through `byte`, other characters through `ch`),
+/// then `end` after each word. Words are never empty.
+trait WordSink {
+    fn byte(&mut self, b: u8);
+    /// A lowercased non-ASCII character; by default its UTF-8 bytes.
+    #[inline]
+    fn ch(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            self.byte(b);
+        }
+    }
+    fn end(&mut self);
+}
+
+/// The one normalization scan. A line is trimmed, dropped if empty or
+/// boilerplate, its dateline stripped; then every maximal run of alphanumeric
+/// characters (Unicode-aware) is a word, lowercased character by character
+/// (`char::to_lowercase`). ASCII bytes take a fast path (table lookups, no
+/// decoding); the words are exactly those of the original char-by-char loop
+/// (`normalize_reference` in the tests, compared by a property test).
+fn scan_words(text: &str, sink: &mut impl WordSink) {
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() || is_boilerplate(line) {
             continue;
         }
         let line = strip_dateline(line);
-        for c in line.chars() {
+        let bytes = line.as_bytes();
+        let mut in_word = false;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    sink.byte(b.to_ascii_lowercase());
+                    in_word = true;
+                } else if in_word {
+                    sink.end();
+                    in_word = false;
+                }
+                i += 1;
+                continue;
+            }
+            // `i` is on a char boundary: ASCII bytes are whole chars and
+            // other chars are stepped over whole.
+            let Some(c) = line[i..].chars().next() else {
+                break;
+            };
             if c.is_alphanumeric() {
                 for l in c.to_lowercase() {
-                    out.push(l);
+                    if l.is_ascii() {
+                        sink.byte(l as u8);
+                    } else {
+                        sink.ch(l);
+                    }
                 }
-            } else if !out.ends_with(' ') && !out.is_empty() {
-                out.push(' ');
+                in_word = true;
+            } else if in_word {
+                sink.end();
+                in_word = false;
             }
+            i += c.len_utf8();
         }
-        if !out.ends_with(' ') && !out.is_empty() {
-            out.push(' ');
+        if in_word {
+            sink.end();
         }
     }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
 }
 
 const BOILERPLATE_PREFIXES: &[&str] = &[
@@ -443,43 +536,71 @@ const DATE_WORDS: &[&str] = &[
 /// Editing by ..." credits, "originally published" notes, copyright lines,
 /// newsletter/social plugs and lines that are only a date/time stamp.
 pub fn is_boilerplate(line: &str) -> bool {
+    // Fast path for long ASCII lines (most story paragraphs): with more than
+    // 40 words only the byline rule (which then says no) and the date-stamp
+    // rule can apply, and both look at the first few words only, so nothing
+    // is lowercased or allocated. ASCII case folding equals `to_lowercase` on
+    // ASCII text.
+    if line.is_ascii() && line.split_whitespace().nth(40).is_some() {
+        let starts = |p: &str| {
+            line.len() >= p.len() && line.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        };
+        if starts("by ") || starts("written by") {
+            return false;
+        }
+        return is_date_stamp(line, |t, w| t.eq_ignore_ascii_case(w));
+    }
     let lower = line.to_lowercase();
-    let words = lower.split_whitespace().count();
+    // Only compared with 10 and 40 below: counting stops at 41.
+    let words = lower.split_whitespace().take(41).count();
     if lower.starts_with("by ") || lower.starts_with("written by") {
         // Bylines are short and mostly capitalized names ("By Jane Doe and
         // John Roe, Reuters"); a sentence starting with "By" is not.
-        let rest: Vec<&str> = line
+        if words > 10 {
+            return false;
+        }
+        let rest = line
             .split_whitespace()
-            .skip(if lower.starts_with("by ") { 1 } else { 2 })
-            .collect();
-        let names = rest
-            .iter()
-            .filter(|w| !matches!(**w, "and" | "the" | "of" | "in" | "for" | "with" | "&"))
-            .filter(|w| w.chars().next().is_some_and(|c| c.is_alphabetic()))
-            .collect::<Vec<_>>();
-        let capitalized = names
-            .iter()
-            .filter(|w| w.chars().next().is_some_and(|c| c.is_uppercase()))
-            .count();
-        return words <= 10 && !names.is_empty() && capitalized * 10 >= names.len() * 8;
+            .skip(if lower.starts_with("by ") { 1 } else { 2 });
+        let (mut names, mut capitalized) = (0usize, 0usize);
+        for w in rest {
+            if matches!(w, "and" | "the" | "of" | "in" | "for" | "with" | "&") {
+                continue;
+            }
+            let Some(c) = w.chars().next().filter(|c| c.is_alphabetic()) else {
+                continue;
+            };
+            names += 1;
+            capitalized += usize::from(c.is_uppercase());
+        }
+        return names > 0 && capitalized * 10 >= names * 8;
     }
-    if BOILERPLATE_PREFIXES.iter().any(|p| lower.starts_with(p)) && words <= 40 {
+    if words <= 40
+        && (BOILERPLATE_PREFIXES.iter().any(|p| lower.starts_with(p))
+            || BOILERPLATE_CONTAINS.iter().any(|p| lower.contains(p)))
+    {
         return true;
     }
-    if BOILERPLATE_CONTAINS.iter().any(|p| lower.contains(p)) && words <= 40 {
-        return true;
-    }
-    // A line of only date words and numbers ("Friday, July 21, 2017",
-    // "Updated 10:32 a.m. ET, Nov. 28, 2026").
-    let toks: Vec<&str> = lower
+    is_date_stamp(&lower, |t, w| t == w)
+}
+
+/// A line of only date words and numbers ("Friday, July 21, 2017",
+/// "Updated 10:32 a.m. ET, Nov. 28, 2026"): 1 to 12 alphanumeric tokens, each
+/// all ASCII digits or one of [`DATE_WORDS`] (compared with `eq`). Stops at the
+/// first token that is neither, or at the 13th.
+fn is_date_stamp(lower: &str, eq: impl Fn(&str, &str) -> bool) -> bool {
+    let mut n = 0;
+    for t in lower
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .collect();
-    !toks.is_empty()
-        && toks.len() <= 12
-        && toks
-            .iter()
-            .all(|t| t.chars().all(|c| c.is_ascii_digit()) || DATE_WORDS.contains(t))
+    {
+        n += 1;
+        if n > 12 || !(t.bytes().all(|b| b.is_ascii_digit()) || DATE_WORDS.iter().any(|w| eq(t, w)))
+        {
+            return false;
+        }
+    }
+    n > 0
 }
 
 /// Strips a leading dateline: "LONDON (Reuters) -", "WASHINGTON, Nov 28 (AP) —",
@@ -530,6 +651,7 @@ pub fn strip_dateline(line: &str) -> &str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn normalizes_and_strips_boilerplate() {
@@ -554,6 +676,227 @@ mod tests {
             normalize("The vote - held Tuesday - passed."),
             "the vote held tuesday passed"
         );
+    }
+
+    /// The char-by-char normalization the fast paths replaced (kept verbatim
+    /// as the reference of the equality tests below).
+    fn normalize_reference(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for raw in text.lines() {
+            let line = raw.trim();
+            if line.is_empty() || is_boilerplate_reference(line) {
+                continue;
+            }
+            let line = strip_dateline(line);
+            for c in line.chars() {
+                if c.is_alphanumeric() {
+                    for l in c.to_lowercase() {
+                        out.push(l);
+                    }
+                } else if !out.ends_with(' ') && !out.is_empty() {
+                    out.push(' ');
+                }
+            }
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+        }
+        if out.ends_with(' ') {
+            out.pop();
+        }
+        out
+    }
+
+    fn is_boilerplate_reference(line: &str) -> bool {
+        let lower = line.to_lowercase();
+        let words = lower.split_whitespace().count();
+        if lower.starts_with("by ") || lower.starts_with("written by") {
+            let rest: Vec<&str> = line
+                .split_whitespace()
+                .skip(if lower.starts_with("by ") { 1 } else { 2 })
+                .collect();
+            let names = rest
+                .iter()
+                .filter(|w| !matches!(**w, "and" | "the" | "of" | "in" | "for" | "with" | "&"))
+                .filter(|w| w.chars().next().is_some_and(|c| c.is_alphabetic()))
+                .collect::<Vec<_>>();
+            let capitalized = names
+                .iter()
+                .filter(|w| w.chars().next().is_some_and(|c| c.is_uppercase()))
+                .count();
+            return words <= 10 && !names.is_empty() && capitalized * 10 >= names.len() * 8;
+        }
+        if BOILERPLATE_PREFIXES.iter().any(|p| lower.starts_with(p)) && words <= 40 {
+            return true;
+        }
+        if BOILERPLATE_CONTAINS.iter().any(|p| lower.contains(p)) && words <= 40 {
+            return true;
+        }
+        let toks: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .collect();
+        !toks.is_empty()
+            && toks.len() <= 12
+            && toks
+                .iter()
+                .all(|t| t.chars().all(|c| c.is_ascii_digit()) || DATE_WORDS.contains(t))
+    }
+
+    fn word_hashes_reference(text: &str) -> Vec<u64> {
+        normalize_reference(text)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(hash_word)
+            .collect()
+    }
+
+    fn assert_same_normalization(text: &str) {
+        assert_eq!(normalize(text), normalize_reference(text), "{text:?}");
+        assert_eq!(word_hashes(text), word_hashes_reference(text), "{text:?}");
+        for line in text.lines() {
+            let line = line.trim();
+            assert_eq!(
+                is_boilerplate(line),
+                is_boilerplate_reference(line),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_unicode_rules() {
+        for b in 0u8..128 {
+            let c = b as char;
+            assert_eq!(b.is_ascii_alphanumeric(), c.is_alphanumeric(), "{b}");
+            assert_eq!(
+                c.to_lowercase().collect::<String>(),
+                (b.to_ascii_lowercase() as char).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn fast_normalization_equals_reference_on_the_eval_articles() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/gum-news/articles.jsonl"
+        );
+        let raw = std::fs::read_to_string(path).unwrap();
+        let mut n = 0;
+        for l in raw.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let text = format!(
+                "{}\n\n{}",
+                v["title"].as_str().unwrap(),
+                v["body"].as_str().unwrap()
+            );
+            assert_same_normalization(&text);
+            assert_same_normalization(&text.to_uppercase());
+            n += 1;
+        }
+        assert_eq!(n, 24);
+    }
+
+    /// Words and characters that reach every branch: boilerplate phrases,
+    /// date words, dashes and agency datelines, non-ASCII letters whose
+    /// lowercase is longer or ASCII (İ, K Kelvin), final sigma, non-ASCII
+    /// whitespace and punctuation.
+    const PIECES: &[&str] = &[
+        "By",
+        "by",
+        "BY",
+        "Written",
+        "written by",
+        "Reporting by",
+        "(Reporting",
+        "Editing",
+        "editing by",
+        "originally published",
+        "All Rights Reserved",
+        "©",
+        "(c)",
+        "(c)2026",
+        "Copyright",
+        "Sign up for",
+        "Photo:",
+        "Read more:",
+        "Friday",
+        "July",
+        "21",
+        "2017",
+        "Updated",
+        "10:32",
+        "a.m.",
+        "ET",
+        "Nov.",
+        "pm",
+        "LONDON",
+        "(Reuters)",
+        "-",
+        "--",
+        "\u{2013}",
+        "\u{2014}",
+        "WASHINGTON,",
+        "(AP)",
+        "PARIS",
+        "Jane",
+        "Doe",
+        "and",
+        "the",
+        "of",
+        "&",
+        "jane",
+        "Bank",
+        "rates",
+        "hello",
+        "Straße",
+        "ÉCOLE",
+        "İstanbul",
+        "\u{212A}elvin",
+        "ΟΔΟΣ",
+        "Σ",
+        "naïve",
+        "\u{2019}s",
+        "\u{201C}quote\u{201D}",
+        "東京",
+        "\u{0301}",
+        "\u{00A0}",
+        "\u{2028}",
+        "\u{000B}",
+        "x\u{0307}",
+        "1\u{00BD}",
+        "\u{FF21}\u{FF22}",
+    ];
+
+    fn texts() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            4 => proptest::sample::select(PIECES).prop_map(str::to_string),
+            2 => "[A-Za-z0-9]{1,9}",
+            1 => any::<char>().prop_map(String::from),
+            1 => "\\PC{1,3}",
+        ];
+        let sep = proptest::sample::select(
+            &[" ", " ", " ", "  ", ", ", "\t", " - ", ". ", "\u{00A0}"][..],
+        );
+        let line = proptest::collection::vec((word, sep), 0..60)
+            .prop_map(|ws| ws.into_iter().map(|(w, s)| w + s).collect::<String>());
+        let brk = proptest::sample::select(&["\n", "\n\n", "\r\n", "\n  "][..]);
+        proptest::collection::vec((line, brk), 0..7)
+            .prop_map(|ls| ls.into_iter().map(|(l, b)| l + b).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn fast_normalization_equals_reference(text in texts()) {
+            assert_same_normalization(&text);
+        }
+
+        #[test]
+        fn fast_normalization_equals_reference_on_any_string(text in "\\PC{0,300}|(?s).{0,300}") {
+            assert_same_normalization(&text);
+        }
     }
 
     #[test]
