@@ -149,24 +149,33 @@ impl<P: Future, D: Future> Lanes<P, D> {
     /// The next ready item of any lane: acknowledgements first (they free room), then finished
     /// stages; lanes are visited round-robin from where the last hit was.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Ready<P::Output, D::Output>> {
+        if let Some(delivered) = self.poll_round(cx, |lane, cx| lane.delivering.poll_next_unpin(cx))
+        {
+            return Poll::Ready(Ready::Delivered(delivered));
+        }
+        match self.poll_round(cx, |lane, cx| lane.processing.poll_next_unpin(cx)) {
+            Some(processed) => Poll::Ready(Ready::Processed(processed)),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Poll one queue of every lane (chosen by `queue`), from the cursor on, until one yields;
+    /// the cursor then moves past that lane.
+    fn poll_round<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut queue: impl FnMut(&mut Lane<P, D>, &mut Context<'_>) -> Poll<Option<T>>,
+    ) -> Option<T> {
         let n = self.lanes.len();
         for step in 0..n {
             let i = (self.cursor + step) % n;
             let (_, lane) = self.lanes.get_index_mut(i).expect("index below len");
-            if let Poll::Ready(Some(delivered)) = lane.delivering.poll_next_unpin(cx) {
+            if let Poll::Ready(Some(item)) = queue(lane, cx) {
                 self.cursor = i + 1;
-                return Poll::Ready(Ready::Delivered(delivered));
+                return Some(item);
             }
         }
-        for step in 0..n {
-            let i = (self.cursor + step) % n;
-            let (_, lane) = self.lanes.get_index_mut(i).expect("index below len");
-            if let Poll::Ready(Some(processed)) = lane.processing.poll_next_unpin(cx) {
-                self.cursor = i + 1;
-                return Poll::Ready(Ready::Processed(processed));
-            }
-        }
-        Poll::Pending
+        None
     }
 
     /// The next ready item of any lane, as a future (see [`Lanes::poll_next`]).

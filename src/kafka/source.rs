@@ -196,7 +196,8 @@ impl Worker {
             self.throttle(&mut flow);
             let active = flow.lanes.len();
             let count = flow.count();
-            self.set_in_flight(count, flow.bytes());
+            let bytes = flow.bytes();
+            self.set_in_flight(count, bytes);
             // Messages held during a store outage go first, in order, once there is room.
             if active < max_in_flight
                 && let Some(message) = flow.unhold()
@@ -204,7 +205,7 @@ impl Worker {
                 self.start(&mut flow, message);
                 continue;
             }
-            let room = count < max_in_flight && flow.bytes() < max_bytes;
+            let room = count < max_in_flight && bytes < max_bytes;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,

@@ -44,11 +44,19 @@ impl OwnBroker {
         }
     }
 
+    /// `scripts/kafka-local ARGS` with this node's settings.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-local"));
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
+    }
+
     /// `scripts/kafka-local ARGS` for this node; panics with its output if it fails.
     pub fn script(&self, args: &[&str]) {
-        let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-local"))
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        let output = self
+            .command(args)
             .output()
             .expect("running scripts/kafka-local");
         assert!(
@@ -76,9 +84,6 @@ impl Drop for OwnBroker {
         if let Ok(pid) = std::fs::read_to_string(self.state.join("kafka.pid")) {
             let _ = Command::new("kill").arg("-CONT").arg(pid.trim()).status();
         }
-        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-local"))
-            .arg("stop")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output();
+        let _ = self.command(&["stop"]).output();
     }
 }
