@@ -35,6 +35,8 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     pub committed_offset: IntGaugeVec,
     pub commit_failures: IntCounter,
+    pub transactions: IntCounterVec,
+    pub transaction_commit_duration: Histogram,
     pub kafka_errors: IntCounterVec,
     pub producer_queue: IntGauge,
     pub delivery_errors: IntCounterVec,
@@ -113,6 +115,8 @@ impl Metrics {
             consumer_lag: gauge_vec("consumer_lag_messages", "High watermark minus committed offset per assigned partition (librdkafka statistics; absent until the group has committed an offset for the partition).", &["topic", "partition"]),
             committed_offset: gauge_vec("consumer_committed_offset", "Offset last committed by this worker per assigned partition: the next offset the group will read (librdkafka statistics).", &["topic", "partition"]),
             commit_failures: reg(&registry, IntCounter::new("commit_failures_total", "Offset commits the broker refused or that failed.").expect("valid counter")),
+            transactions: counter("transactions_total", "Exactly-once mode: Kafka transactions ended, by result (committed, aborted).", &["result"]),
+            transaction_commit_duration: reg(&registry, Histogram::with_opts(HistogramOpts::new("transaction_commit_duration_seconds", "Exactly-once mode: time to send the offsets and commit one transaction.").buckets(STAGE_BUCKETS.to_vec())).expect("valid histogram")),
             kafka_errors: counter("kafka_errors_total", "Kafka client errors, by side (consumer, producer) — transient ones are retried.", &["side"]),
             producer_queue: gauge("producer_queue_messages", "Records waiting in the producer queue (librdkafka statistics)."),
             delivery_errors: counter("delivery_errors_total", "Records the broker did not acknowledge (each is re-sent), by destination.", &["destination"]),
@@ -158,6 +162,9 @@ impl Metrics {
         }
         for kind in ["assign", "revoke", "error"] {
             m.rebalances.with_label_values(&[kind]);
+        }
+        for result in ["committed", "aborted"] {
+            m.transactions.with_label_values(&[result]);
         }
         for side in ["consumer", "producer"] {
             m.kafka_errors.with_label_values(&[side]);

@@ -261,6 +261,24 @@ impl ProcessingSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySettings {
+    /// `at_least_once` (default): offsets committed after acknowledgement, a crash re-publishes
+    /// the uncommitted tail. `exactly_once`: Kafka transactions carry the output, dead-letter and
+    /// duplicates records together with the input offsets, so a `read_committed` reader sees each
+    /// input reflected once (docs/delivery.md, "Exactly-once").
+    pub mode: DeliveryMode,
+    /// Exactly-once: the producer's `transactional.id`. Unset: `<kafka.group_id>-<HOSTNAME>`
+    /// (the pod name in Kubernetes). Two live instances must never share one (the older is
+    /// fenced and exits); a StatefulSet keeps it across restarts, so a restarted instance aborts
+    /// its predecessor's open transaction at once instead of after `transaction_timeout_ms`.
+    pub transactional_id: Option<String>,
+    /// Exactly-once: commit the open transaction after this long (milliseconds)...
+    pub transaction_interval_ms: u64,
+    /// ...or once it holds this many input messages, whichever comes first.
+    pub transaction_max_messages: usize,
+    /// Exactly-once: librdkafka `transaction.timeout.ms`. The broker aborts a transaction left
+    /// open longer (a killed instance's), which is also how long `read_committed` readers of its
+    /// partitions wait in the worst case. `message_timeout_ms` is capped to it.
+    pub transaction_timeout_ms: u64,
     /// librdkafka `message.timeout.ms`: how long the producer retries one record internally.
     pub message_timeout_ms: u64,
     /// After a record still fails, wiredesk re-sends it this many more times before giving up
@@ -274,10 +292,40 @@ pub struct DeliverySettings {
 impl Default for DeliverySettings {
     fn default() -> Self {
         DeliverySettings {
+            mode: DeliveryMode::AtLeastOnce,
+            transactional_id: None,
+            transaction_interval_ms: 100,
+            transaction_max_messages: 5_000,
+            transaction_timeout_ms: 60_000,
             message_timeout_ms: 120_000,
             max_resends: 5,
             retry_backoff_ms: 500,
             retry_max_backoff_ms: 30_000,
+        }
+    }
+}
+
+/// How input offsets and output records are tied together (`delivery.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    #[default]
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+impl DeliverySettings {
+    /// The transactional id this instance uses in exactly-once mode.
+    pub fn transactional_id(&self, group_id: &str) -> String {
+        match &self.transactional_id {
+            Some(id) => id.clone(),
+            None => {
+                let host = std::env::var("HOSTNAME")
+                    .ok()
+                    .filter(|h| !h.trim().is_empty())
+                    .unwrap_or_else(|| "wiredesk".to_owned());
+                format!("{group_id}-{host}")
+            }
         }
     }
 }
@@ -581,6 +629,35 @@ impl Settings {
                 "shutdown.drain_timeout_ms ({}) must be less than kafka.session_timeout_ms ({})",
                 self.shutdown.drain_timeout_ms, k.session_timeout_ms
             ));
+        }
+        if self.delivery.mode == DeliveryMode::ExactlyOnce {
+            let d = &self.delivery;
+            if d.transaction_interval_ms == 0 || d.transaction_max_messages == 0 {
+                problems.push("delivery.transaction_interval_ms and delivery.transaction_max_messages must be positive".to_owned());
+            }
+            if !(1_000..=900_000).contains(&d.transaction_timeout_ms)
+                || d.transaction_interval_ms >= d.transaction_timeout_ms
+            {
+                problems.push(format!("delivery.transaction_timeout_ms must be in 1000..=900000 (the broker's default transaction.max.timeout.ms) and above delivery.transaction_interval_ms, got {}", d.transaction_timeout_ms));
+            }
+            if d.transactional_id
+                .as_deref()
+                .is_some_and(|id| id.trim().is_empty())
+            {
+                problems.push("delivery.transactional_id must not be empty when set".to_owned());
+            }
+            for (key, value) in k.consumer.iter() {
+                let name = crate::kafka::librdkafka_key(key);
+                if name == "isolation.level" && value.trim() != "read_committed" {
+                    problems.push(format!("kafka.consumer.\"{key}\" = \"{value}\": exactly-once reads only committed input (isolation.level = read_committed); remove it"));
+                }
+            }
+            for key in k.producer.keys() {
+                let name = crate::kafka::librdkafka_key(key);
+                if name == "transactional.id" || name == "transaction.timeout.ms" {
+                    problems.push(format!("kafka.producer.\"{key}\": set delivery.transactional_id / delivery.transaction_timeout_ms instead"));
+                }
+            }
         }
         if self.delivery.retry_backoff_ms == 0
             || self.delivery.retry_backoff_ms > self.delivery.retry_max_backoff_ms

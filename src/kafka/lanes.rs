@@ -148,10 +148,19 @@ impl<P: Future, D: Future> Lanes<P, D> {
 
     /// The next ready item of any lane: acknowledgements first (they free room), then finished
     /// stages; lanes are visited round-robin from where the last hit was.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Ready<P::Output, D::Output>> {
+    /// With `processed = false` only acknowledgements are taken: an exactly-once commit waits
+    /// for what its transaction enqueued, and enqueues nothing new meanwhile.
+    pub fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        processed: bool,
+    ) -> Poll<Ready<P::Output, D::Output>> {
         if let Some(delivered) = self.poll_round(cx, |lane, cx| lane.delivering.poll_next_unpin(cx))
         {
             return Poll::Ready(Ready::Delivered(delivered));
+        }
+        if !processed {
+            return Poll::Pending;
         }
         match self.poll_round(cx, |lane, cx| lane.processing.poll_next_unpin(cx)) {
             Some(processed) => Poll::Ready(Ready::Processed(processed)),
@@ -178,9 +187,28 @@ impl<P: Future, D: Future> Lanes<P, D> {
         None
     }
 
+    /// Messages whose records are enqueued and not yet all acknowledged.
+    pub fn delivering_len(&self) -> usize {
+        self.lanes.values().map(|lane| lane.delivering.len()).sum()
+    }
+
+    /// Drop every lane (an aborted transaction: all unfinished work is redone after a rewind).
+    pub fn clear(&mut self) {
+        self.lanes.clear();
+        self.cursor = 0;
+    }
+
     /// The next ready item of any lane, as a future (see [`Lanes::poll_next`]).
     pub fn ready(&mut self) -> impl Future<Output = Ready<P::Output, D::Output>> + '_ {
-        futures::future::poll_fn(move |cx| self.poll_next(cx))
+        self.ready_if(true)
+    }
+
+    /// [`Lanes::ready`], taking finished stages only when `processed` (see [`Lanes::poll_next`]).
+    pub fn ready_if(
+        &mut self,
+        processed: bool,
+    ) -> impl Future<Output = Ready<P::Output, D::Output>> + '_ {
+        futures::future::poll_fn(move |cx| self.poll_next(cx, processed))
     }
 
     /// Up to `max` more messages whose stages are already done, without waiting: each lane's in

@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod lanes;
 pub mod sink;
 pub mod source;
+pub mod transaction;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use secrecy::ExposeSecret;
 
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::settings::{KafkaSettings, Settings};
+use crate::settings::{DeliveryMode, KafkaSettings, Settings};
 
 /// Properties shared by consumer and producer: brokers, identity, security, statistics.
 fn common_config(k: &KafkaSettings) -> anyhow::Result<ClientConfig> {
@@ -85,6 +86,14 @@ pub fn consumer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
     for (key, value) in &s.kafka.consumer {
         config.set(librdkafka_key(key), value);
     }
+    if s.delivery.mode == DeliveryMode::ExactlyOnce {
+        // Offsets travel inside the producer's transactions (`send_offsets_to_transaction`), never
+        // by the consumer; and input written transactionally by someone else is read only once
+        // committed. Set after the pass-through so nothing can undo it (validate refuses it too).
+        config
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed");
+    }
     Ok(config)
 }
 
@@ -111,6 +120,22 @@ pub fn producer_config(s: &Settings) -> anyhow::Result<ClientConfig> {
         );
     for (key, value) in &s.kafka.producer {
         config.set(librdkafka_key(key), value);
+    }
+    if s.delivery.mode == DeliveryMode::ExactlyOnce {
+        let d = &s.delivery;
+        config
+            .set("transactional.id", d.transactional_id(&s.kafka.group_id))
+            .set(
+                "transaction.timeout.ms",
+                d.transaction_timeout_ms.to_string(),
+            )
+            // librdkafka refuses a message timeout above the transaction timeout.
+            .set(
+                "message.timeout.ms",
+                d.message_timeout_ms
+                    .min(d.transaction_timeout_ms)
+                    .to_string(),
+            );
     }
     Ok(config)
 }
@@ -316,6 +341,26 @@ mod tests {
             Some("30000"),
             "pass-through is applied last"
         );
+    }
+
+    #[test]
+    fn exactly_once_is_transactional_and_commits_nothing_by_itself() {
+        let mut s = Settings::default();
+        s.delivery.mode = DeliveryMode::ExactlyOnce;
+        s.delivery.transactional_id = Some("wd-0".into());
+        s.kafka
+            .consumer
+            .insert("enable.auto.commit".into(), "true".into());
+        let c = consumer_config(&s).unwrap();
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("isolation.level"), Some("read_committed"));
+        let p = producer_config(&s).unwrap();
+        assert_eq!(p.get("transactional.id"), Some("wd-0"));
+        assert_eq!(p.get("transaction.timeout.ms"), Some("60000"));
+        assert_eq!(p.get("message.timeout.ms"), Some("60000"), "capped");
+        assert_eq!(p.get("enable.idempotence"), Some("true"));
+        let plain = producer_config(&Settings::default()).unwrap();
+        assert_eq!(plain.get("transactional.id"), None);
     }
 
     #[test]

@@ -46,13 +46,14 @@ use super::dead_letter;
 use super::inbound::Inbound;
 use super::lanes::{self, Lanes, PartitionKey, Ready, Throttle};
 use super::sink::{self, Destination, OutRecord, Sink};
+use super::transaction::{Transactions, TxnError};
 use crate::article::{Enriched, Provenance, SCHEMA_VERSION};
 use crate::dedupe::{DedupeResult, Deduper, Fingerprint, StoreError};
 use crate::error::{RejectCode, Rejection};
 use crate::health::{Health, now_ms};
 use crate::metrics::Metrics;
 use crate::outcome::{self, Decision, Outcome, Policy};
-use crate::settings::Settings;
+use crate::settings::{DeliveryMode, Settings};
 use crate::stage::{Pipeline, Processed};
 use crate::telemetry::spawn_blocking_in_span;
 
@@ -78,6 +79,18 @@ enum Stop {
     Abandoned,
     /// An infrastructure failure that outlasted its retries: the worker exits non-zero.
     Fatal(anyhow::Error),
+    /// Exactly-once: the open transaction cannot commit (a record not acknowledged, a producer
+    /// in an abortable state, a revoked partition): abort it and redo its work.
+    Abort(anyhow::Error),
+}
+
+impl From<TxnError> for Stop {
+    fn from(error: TxnError) -> Self {
+        match error {
+            TxnError::Abort(error) => Stop::Abort(error),
+            TxnError::Fatal(error) => Stop::Fatal(error),
+        }
+    }
 }
 
 impl From<anyhow::Error> for Stop {
@@ -95,6 +108,12 @@ struct Flow {
     held_bytes: usize,
     /// Lowest abandoned offset per input partition.
     abandoned: HashMap<PartitionKey, i64>,
+    /// Exactly-once mode: the transaction bookkeeping ([`super::transaction`]).
+    txn: Option<Transactions>,
+    /// Exactly-once mode: why the open transaction must be aborted at the next turn.
+    abort: Option<anyhow::Error>,
+    /// Exactly-once mode: transactions aborted since the last commit.
+    aborts_in_a_row: u32,
 }
 
 fn key_of(message: &Inbound) -> PartitionKey {
@@ -112,6 +131,7 @@ impl Flow {
     }
 
     fn hold(&mut self, message: Arc<Inbound>) {
+        self.received(&message);
         self.held_bytes += message.size();
         self.held.push_back(message);
     }
@@ -122,11 +142,28 @@ impl Flow {
         Some(message)
     }
 
+    /// A message entered the worker (a lane, or the held queue).
+    fn received(&mut self, message: &Inbound) {
+        if let Some(txn) = &mut self.txn {
+            txn.received(&key_of(message), message.offset);
+        }
+    }
+
     /// Forget partitions that are no longer ours: their lanes, held messages and abandon marks.
+    /// In exactly-once mode an open transaction may hold their records: it must abort.
     fn forget(&mut self, revoked: &[PartitionKey]) {
         for key in revoked {
             self.lanes.remove(key);
             self.abandoned.remove(key);
+        }
+        if let Some(txn) = &mut self.txn {
+            txn.forget(revoked);
+            if txn.is_open() && self.abort.is_none() {
+                self.abort = Some(anyhow!(
+                    "{} partition(s) revoked while a transaction was open",
+                    revoked.len()
+                ));
+            }
         }
         let before = self.held.len();
         self.held
@@ -134,6 +171,14 @@ impl Flow {
         if self.held.len() != before {
             self.held_bytes = self.held.iter().map(|message| message.size()).sum();
         }
+    }
+
+    /// Drop all unfinished work (an aborted transaction: it is read again after a rewind).
+    fn clear(&mut self) {
+        self.lanes.clear();
+        self.held.clear();
+        self.held_bytes = 0;
+        self.abandoned.clear();
     }
 
     fn abandon(&mut self, message: &Inbound) {
@@ -180,11 +225,17 @@ impl Worker {
                     self.settings.topics.input
                 )
             })?;
-        tracing::info!(message = "Worker started.", input = %self.settings.topics.input, output = %self.settings.topics.output, stages = ?self.pipeline.stage_names());
+        let mut flow = Flow::default();
+        if self.settings.delivery.mode == DeliveryMode::ExactlyOnce {
+            match self.start_transactions(&shutdown).await? {
+                Some(txn) => flow.txn = Some(txn),
+                None => return Ok(()),
+            }
+        }
+        tracing::info!(message = "Worker started.", input = %self.settings.topics.input, output = %self.settings.topics.output, stages = ?self.pipeline.stage_names(), delivery = ?self.settings.delivery.mode);
 
         let max_in_flight = self.settings.processing.max_in_flight;
         let max_bytes = self.settings.processing.max_in_flight_bytes;
-        let mut flow = Flow::default();
         let mut outcome: anyhow::Result<()> = Ok(());
         // Wakes the loop when nothing else does, so liveness sees it turn.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -193,6 +244,27 @@ impl Worker {
         loop {
             self.health.turned();
             self.forget_revoked(&mut flow);
+            if let Some(reason) = flow.abort.take() {
+                match self.abort_and_rewind(&mut flow, reason, &shutdown).await {
+                    Ok(()) => continue,
+                    Err(Stop::Fatal(error)) => {
+                        outcome = Err(error);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Exactly-once: a due transaction stops taking new work into it; once everything it
+            // enqueued is acknowledged, it commits.
+            let barrier = flow.txn.as_ref().is_some_and(Transactions::due);
+            if barrier && flow.lanes.delivering_len() == 0 {
+                if let Err(Stop::Fatal(error)) = self.commit(&mut flow).await {
+                    outcome = Err(error);
+                    break;
+                }
+                continue;
+            }
+            let deadline = flow.txn.as_ref().and_then(Transactions::deadline);
             self.throttle(&mut flow);
             let active = flow.lanes.len();
             let count = flow.count();
@@ -209,12 +281,13 @@ impl Worker {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                ready = flow.lanes.ready() => match ready {
+                ready = flow.lanes.ready_if(!barrier) => match ready {
                     Ready::Delivered(delivered) => {
                         let message = Arc::clone(&delivered.message);
                         match self.complete(delivered, &mut flow, &shutdown).await {
                             Ok(()) => {}
                             Err(Stop::Abandoned) => { flow.abandon(&message); break; }
+                            Err(Stop::Abort(reason)) => flow.abort = Some(reason),
                             Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                         }
                     }
@@ -223,11 +296,11 @@ impl Worker {
                         // gets its store decision in one round trip (see `decide_ahead`).
                         let mut ready = vec![first];
                         ready.extend(flow.lanes.ready_processed(DECISION_WINDOW - 1));
-                        if let Err(stop) = self.route_window(ready, &mut flow, &shutdown).await {
-                            if let Stop::Fatal(error) = stop {
-                                outcome = Err(error);
-                            }
-                            break;
+                        match self.route_window(ready, &mut flow, &shutdown).await {
+                            Ok(()) => {}
+                            Err(Stop::Abort(reason)) => flow.abort = Some(reason),
+                            Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
+                            Err(Stop::Abandoned) => break,
                         }
                     }
                 },
@@ -247,23 +320,192 @@ impl Worker {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
+                _ = sleep_until(deadline), if deadline.is_some() && !barrier => {}
                 _ = tick.tick() => {}
             }
         }
 
         // A fatal error stops at once (nothing after the failed message may be stored anyway);
         // otherwise finish what is in flight within the grace period. Either way, commit what
-        // was acknowledged.
+        // was acknowledged (exactly-once: commit the open transaction only after a clean drain).
         if outcome.is_ok() {
             self.drain(&mut flow).await;
         }
-        self.finish().await;
+        self.finish(&mut flow, outcome.is_ok()).await;
         self.health.stopped.store(true, Ordering::Relaxed);
         outcome
     }
 
+    /// Exactly-once: register the transactional producer, retrying while the broker cannot be
+    /// reached. `None` on shutdown first.
+    async fn start_transactions(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Transactions>> {
+        let id = self
+            .settings
+            .delivery
+            .transactional_id(&self.settings.kafka.group_id);
+        let txn = Transactions::new(Arc::clone(&self.sink), &self.settings.delivery, id);
+        let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
+        loop {
+            match self.turning(txn.init(), shutdown).await {
+                Err(_) => return Ok(None),
+                Ok(Ok(())) => {
+                    tracing::info!(message = "Exactly-once delivery: transactions initialized.", transactional_id = %txn.id());
+                    return Ok(Some(txn));
+                }
+                Ok(Err(TxnError::Fatal(error))) => return Err(error),
+                Ok(Err(TxnError::Abort(error))) => {
+                    tracing::warn!(
+                        message = "Initializing transactions failed; retrying.",
+                        error = format!("{error:#}")
+                    );
+                    if self.backoff(&mut backoff, shutdown).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Exactly-once: commit the open transaction (everything it enqueued is acknowledged). An
+    /// abortable failure schedules the abort for the next turn.
+    async fn commit(&self, flow: &mut Flow) -> Result<(), Stop> {
+        let Some(txn) = &mut flow.txn else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        // Not cut short by a shutdown: the call is bounded by the transaction timeout, and a
+        // half-finished commit would leave nothing the drain could safely do.
+        let never = CancellationToken::new();
+        match self.turning(txn.commit(&self.consumer), &never).await? {
+            Ok(()) => {
+                self.metrics
+                    .transaction_commit_duration
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .transactions
+                    .with_label_values(&["committed"])
+                    .inc();
+                flow.aborts_in_a_row = 0;
+                Ok(())
+            }
+            Err(TxnError::Abort(error)) => {
+                flow.abort = Some(error);
+                Ok(())
+            }
+            Err(TxnError::Fatal(error)) => Err(Stop::Fatal(error)),
+        }
+    }
+
+    /// Exactly-once: abort the open transaction, drop every unfinished message and read each
+    /// partition again from its rewind point. Too many aborts in a row are fatal (the same
+    /// failure keeps coming back: exit non-zero rather than spin).
+    async fn abort_and_rewind(
+        &self,
+        flow: &mut Flow,
+        reason: anyhow::Error,
+        stop: &CancellationToken,
+    ) -> Result<(), Stop> {
+        flow.aborts_in_a_row += 1;
+        let attempts = flow.aborts_in_a_row;
+        tracing::warn!(
+            message = "Aborting the transaction; its messages will be processed again.",
+            reason = format!("{reason:#}"),
+            aborts_in_a_row = attempts
+        );
+        self.metrics
+            .transactions
+            .with_label_values(&["aborted"])
+            .inc();
+        flow.clear();
+        let Some(txn) = &mut flow.txn else {
+            return Ok(());
+        };
+        let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
+        let positions = loop {
+            match self.turning(txn.abort(), stop).await? {
+                Ok(positions) => break positions,
+                Err(TxnError::Fatal(error)) => return Err(Stop::Fatal(error)),
+                Err(TxnError::Abort(error)) => {
+                    tracing::warn!(
+                        message = "Aborting the transaction failed; retrying.",
+                        error = format!("{error:#}")
+                    );
+                    self.backoff(&mut backoff, stop).await?;
+                }
+            }
+        };
+        self.rewind(positions).await?;
+        self.metrics.throttled_partitions.set(0);
+        if !self.health.store_paused.load(Ordering::Relaxed) {
+            // Partitions the loop had throttled were paused; their lanes are gone.
+            match self.consumer.assignment() {
+                Ok(assignment) => {
+                    if let Err(error) = self.consumer.resume(&assignment) {
+                        tracing::warn!(message = "Resuming partitions failed.", %error);
+                    }
+                }
+                Err(error) => tracing::warn!(message = "Reading the assignment failed.", %error),
+            }
+        }
+        if attempts > self.settings.delivery.max_resends {
+            return Err(Stop::Fatal(anyhow!(
+                "{attempts} transactions in a row aborted (delivery.max_resends = {}); last reason: {reason:#}",
+                self.settings.delivery.max_resends
+            )));
+        }
+        if attempts > 1 {
+            // The same failure again: give the broker (or whatever failed) time.
+            let mut wait = Duration::from_millis(self.settings.delivery.retry_backoff_ms)
+                .saturating_mul(1 << (attempts - 2).min(16))
+                .min(Duration::from_millis(
+                    self.settings.delivery.retry_max_backoff_ms,
+                ));
+            self.backoff(&mut wait, stop).await?;
+        }
+        Ok(())
+    }
+
+    /// Seek each partition back to where its uncommitted messages start. A failed seek is fatal:
+    /// fetching on from where the consumer is would skip the aborted messages, while a restart
+    /// reads from the committed offsets.
+    async fn rewind(&self, positions: Vec<(PartitionKey, i64)>) -> Result<(), Stop> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in &positions {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| anyhow!("rewinding {topic}/{partition}: {e}"))?;
+        }
+        let consumer = Arc::clone(&self.consumer);
+        let sought = tokio::task::spawn_blocking(move || {
+            consumer.seek_partitions(list, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|e| anyhow!("rewinding after an aborted transaction: {e}"))?
+        .map_err(|e| anyhow!("rewinding after an aborted transaction: {e}; exiting so that a restart reads from the committed offsets"))?;
+        for element in sought.elements() {
+            if let Err(error) = element.error() {
+                return Err(Stop::Fatal(anyhow!(
+                    "rewinding {}/{} after an aborted transaction: {error}; exiting so that a restart reads from the committed offsets",
+                    element.topic(),
+                    element.partition()
+                )));
+            }
+        }
+        tracing::debug!(
+            message = "Partitions rewound after an abort.",
+            partitions = positions.len()
+        );
+        Ok(())
+    }
+
     /// A received (or held) message enters its partition's lane and the stages.
     fn start(&self, flow: &mut Flow, message: Arc<Inbound>) {
+        flow.received(&message);
         let key = key_of(&message);
         let size = message.size();
         flow.lanes
@@ -283,14 +525,26 @@ impl Worker {
         let mut items = ready.into_iter().zip(early);
         while let Some(((message, result), early)) = items.next() {
             let step = match self.route(&message, result, early, shutdown, flow).await {
-                Ok(records) => {
-                    self.enqueue_all(Arc::clone(&message), records, shutdown)
-                        .await
-                }
+                Ok(records) => match flow.txn.as_mut().map(Transactions::begin) {
+                    Some(Err(error)) => Err(Stop::from(error)),
+                    _ => {
+                        self.enqueue_all(Arc::clone(&message), records, shutdown)
+                            .await
+                    }
+                },
                 Err(stop) => Err(stop),
             };
             match step {
-                Ok(future) => flow.lanes.push_delivering(&key_of(&message), future),
+                Ok(future) => {
+                    let key = key_of(&message);
+                    flow.lanes.push_delivering(&key, future);
+                    // A message has at most one record (its enriched record or its dead
+                    // letter), so a failed enqueue leaves nothing of it in the transaction and
+                    // this is the only place its offset joins it.
+                    if let Some(txn) = &mut flow.txn {
+                        txn.enqueued(&key, message.offset);
+                    }
+                }
                 Err(stop) => {
                     flow.abandon(&message);
                     for ((message, _), _) in items {
@@ -393,23 +647,22 @@ impl Worker {
                         match self.complete(delivered, flow, &give_up).await {
                             Ok(()) => {}
                             Err(Stop::Abandoned) => flow.abandon(&message),
+                            Err(Stop::Abort(reason)) => { flow.abort = Some(reason); return; }
                             Err(Stop::Fatal(error)) => {
                                 tracing::error!(message = "Giving up on a record during the drain; it will be redelivered.", error = format!("{error:#}"));
                                 flow.abandon(&message);
                             }
                         }
                     }
-                    Ready::Processed((message, result)) => {
-                        if !flow.may_store(&message) {
+                    Ready::Processed(processed) => {
+                        if !flow.may_store(&processed.0) {
                             continue; // its partition already stopped: no point producing it
                         }
-                        let records = match self.route(&message, result, None, &give_up, flow).await {
-                            Ok(records) => records,
-                            Err(_) => { flow.abandon(&message); continue; }
-                        };
-                        match self.enqueue_all(Arc::clone(&message), records, &give_up).await {
-                            Ok(future) => flow.lanes.push_delivering(&key_of(&message), future),
-                            Err(_) => flow.abandon(&message),
+                        // On a stop the message is abandoned (later ones of its partition are
+                        // then skipped above); an exactly-once abort ends the drain.
+                        if let Err(Stop::Abort(reason)) = self.route_window(vec![processed], flow, &give_up).await {
+                            flow.abort = Some(reason);
+                            return;
                         }
                     }
                 },
@@ -418,8 +671,68 @@ impl Worker {
     }
 
     /// Commit what was stored and flush the producer. Called on every exit path; each step is
-    /// bounded in time, so an unreachable broker cannot hold the exit.
-    async fn finish(&self) {
+    /// bounded in time, so an unreachable broker cannot hold the exit. Exactly-once: the open
+    /// transaction is committed after a clean drain (`commit`), aborted otherwise.
+    async fn finish(&self, flow: &mut Flow, commit: bool) {
+        if let Some(txn) = &mut flow.txn {
+            self.finish_transaction(txn, commit && flow.abort.is_none())
+                .await;
+        } else {
+            self.commit_consumer().await;
+        }
+        let sink = Arc::clone(&self.sink);
+        let flush = tokio::task::spawn_blocking(move || sink.flush(Duration::from_secs(10)));
+        match tokio::time::timeout(Duration::from_secs(11), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(message = "Producer flush failed.", %error),
+            _ => tracing::warn!(message = "Producer flush did not finish in time."),
+        }
+    }
+
+    async fn finish_transaction(&self, txn: &mut Transactions, commit: bool) {
+        if !txn.is_open() {
+            return;
+        }
+        if commit {
+            match txn.commit(&self.consumer).await {
+                Ok(()) => {
+                    self.metrics
+                        .transactions
+                        .with_label_values(&["committed"])
+                        .inc();
+                    tracing::info!(message = "Final transaction committed.");
+                    return;
+                }
+                Err(TxnError::Abort(error) | TxnError::Fatal(error)) => {
+                    tracing::warn!(
+                        message =
+                            "Final transaction did not commit; its messages will be redelivered.",
+                        error = format!("{error:#}")
+                    );
+                }
+            }
+        }
+        self.metrics
+            .transactions
+            .with_label_values(&["aborted"])
+            .inc();
+        match txn.abort().await {
+            Ok(_) => tracing::info!(
+                message = "Open transaction aborted; its messages will be redelivered."
+            ),
+            // The broker aborts it after transaction_timeout_ms, or the next instance with the
+            // same transactional.id at once.
+            Err(TxnError::Abort(error) | TxnError::Fatal(error)) => {
+                tracing::warn!(
+                    message = "Aborting the open transaction failed; the broker will abort it.",
+                    error = format!("{error:#}")
+                )
+            }
+        }
+    }
+
+    /// At-least-once: commit the stored offsets.
+    async fn commit_consumer(&self) {
         let consumer = Arc::clone(&self.consumer);
         let commit =
             tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync));
@@ -438,13 +751,6 @@ impl Worker {
                     message = "Final commit timed out; uncommitted messages will be redelivered."
                 );
             }
-        }
-        let sink = Arc::clone(&self.sink);
-        let flush = tokio::task::spawn_blocking(move || sink.flush(Duration::from_secs(10)));
-        match tokio::time::timeout(Duration::from_secs(11), flush).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::warn!(message = "Producer flush failed.", %error),
-            _ => tracing::warn!(message = "Producer flush did not finish in time."),
         }
     }
 
@@ -546,6 +852,15 @@ impl Worker {
         stop: &CancellationToken,
         flow: &mut Flow,
     ) -> Result<Vec<OutRecord>, Stop> {
+        if let Some(rejection) = flow
+            .txn
+            .as_mut()
+            .and_then(|txn| txn.take_refusal(&key_of(message), message.offset))
+        {
+            // Refused for good by the broker in an aborted transaction: straight to the
+            // dead-letter topic this time.
+            return Ok(vec![self.dead_letter(message, &rejection)]);
+        }
         let Processed { doc, fingerprint } = match result {
             Ok(processed) => processed,
             Err(rejection) => return Ok(vec![self.dead_letter(message, &rejection)]),
@@ -859,15 +1174,19 @@ impl Worker {
         if record.destination == Destination::DeadLetter {
             return Err(self.dead_letter_failed(message, SendError::Permanent(code, error.clone())));
         }
-        let rejection = Rejection::new(
+        Ok(self.dead_letter(message, &self.refusal(record, code, error)))
+    }
+
+    /// Why a record the broker refused for good is dead-lettered.
+    fn refusal(&self, record: &OutRecord, code: RejectCode, error: &KafkaError) -> Rejection {
+        Rejection::new(
             code,
             format!(
                 "the broker refused the record for topic `{}`: {error}",
                 record.topic
             ),
         )
-        .at("output");
-        Ok(self.dead_letter(message, &rejection))
+        .at("output")
     }
 
     fn dead_letter_failed(&self, message: &Inbound, error: SendError) -> Stop {
@@ -900,6 +1219,14 @@ impl Worker {
                 Err(error) => {
                     if let Some(code) = sink::permanent(&error) {
                         return Err(SendError::Permanent(code, error));
+                    }
+                    if self.settings.delivery.mode == DeliveryMode::ExactlyOnce {
+                        // Typically the transaction is already in an abortable state; retrying
+                        // inside it cannot help.
+                        return Err(SendError::Stop(Stop::Abort(anyhow!(
+                            "the producer refused a record for topic `{}`: {error}",
+                            record.topic
+                        ))));
                     }
                     if attempt >= self.settings.delivery.max_resends {
                         return Err(SendError::Stop(Stop::Fatal(anyhow!(
@@ -959,6 +1286,9 @@ impl Worker {
     ) -> Result<(), Stop> {
         let Delivered { message, results } = delivered;
         flow.release(&message);
+        if flow.txn.is_some() {
+            return self.complete_in_transaction(&message, results, flow);
+        }
         for (record, result) in results {
             let Err(error) = result else { continue };
             if let Some(code) = sink::permanent(&error) {
@@ -978,6 +1308,46 @@ impl Worker {
             // last commit, so at-least-once still holds.
             tracing::debug!(message = "Offset not stored.", %error, topic = %message.topic, partition = message.partition, offset = message.offset);
         }
+        self.settled(&message);
+        Ok(())
+    }
+
+    /// Exactly-once: a record that was not acknowledged makes the transaction abortable; it is
+    /// never re-sent inside it. Its offset is not stored: the commit carries it.
+    fn complete_in_transaction(
+        &self,
+        message: &Inbound,
+        results: Vec<(OutRecord, Result<(), KafkaError>)>,
+        flow: &mut Flow,
+    ) -> Result<(), Stop> {
+        for (record, result) in results {
+            let Err(error) = result else { continue };
+            if let Some(code) = sink::permanent(&error)
+                && let Some(txn) = &mut flow.txn
+            {
+                if record.destination == Destination::DeadLetter {
+                    return Err(self.dead_letter_failed(message, SendError::Permanent(code, error)));
+                }
+                txn.refuse(
+                    &key_of(message),
+                    message.offset,
+                    self.refusal(&record, code, &error),
+                );
+            }
+            return Err(Stop::Abort(anyhow!(
+                "a record for topic `{}` (from {}/{}/{}) was not acknowledged: {error}",
+                record.topic,
+                message.topic,
+                message.partition,
+                message.offset
+            )));
+        }
+        self.settled(message);
+        Ok(())
+    }
+
+    /// Bookkeeping once a message is settled: latency, progress, health.
+    fn settled(&self, message: &Inbound) {
         if let Some(ts) = message.timestamp_ms {
             let seconds = (now_ms() - ts).max(0) as f64 / 1000.0;
             self.metrics.end_to_end.observe(seconds);
@@ -985,7 +1355,6 @@ impl Worker {
         self.metrics.last_progress.set(now_ms() as f64 / 1000.0);
         self.health.progress();
         self.health.broker_seen();
-        Ok(())
     }
 
     /// Send one record again until acknowledged. A permanent refusal of an enriched record turns
@@ -1041,6 +1410,14 @@ enum SendError {
     /// The producer or broker refused it for good, with the reason to dead-letter under.
     Permanent(RejectCode, KafkaError),
     Stop(Stop),
+}
+
+/// Wait until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => futures::future::pending().await,
+    }
 }
 
 fn origin_of(message: &Inbound) -> crate::events::Origin<'_> {

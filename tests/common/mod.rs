@@ -229,6 +229,56 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
     })
 }
 
+/// Read a topic as a downstream `read_committed` consumer does: every committed record, none of
+/// an aborted or still-open transaction, until each partition's end (its last stable offset; the
+/// transaction markers between records make counts of offsets useless here).
+pub fn read_committed(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("committed-reader"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut list = TopicPartitionList::new();
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    for p in &partitions {
+        list.add_partition_offset(topic, *p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).expect("assign");
+    let mut at_end = std::collections::HashSet::new();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while at_end.len() < partitions.len() {
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic} read_committed: no end of partitions {:?} after 120 s (a transaction left open?)",
+            partitions
+                .iter()
+                .filter(|p| !at_end.contains(*p))
+                .collect::<Vec<_>>()
+        );
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => messages.push(message.detach()),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+            None => {}
+        }
+    }
+    messages
+}
+
 pub fn high_watermarks(brokers: &str, topic: &str) -> HashMap<i32, i64> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -484,6 +534,39 @@ pub fn article(id: &str, n: usize) -> serde_json::Value {
         "id": id,
         "title": format!("Markets steady as traders weigh report number {n}"),
         "body": format!("NEW YORK (Wire) - Stocks were little changed on day {n} as investors weighed fresh data on inflation and the outlook for interest rates.\n\nAnalysts said the Federal Reserve was likely to hold rates steady at its next meeting."),
+        "source": "Test Wire",
+        "published_at": "2026-06-10T09:00:00Z",
+    })
+}
+
+/// An article whose words are drawn from a seeded generator, so that any two of them (for
+/// different `n`) share no word shingles: dedupe tests can tell stories apart by construction.
+pub fn distinct_article(id: &str, n: usize) -> serde_json::Value {
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ra", "tu", "ne", "so", "vi", "pe", "da", "ri", "go", "ba", "fe", "zu",
+        "ho",
+    ];
+    let mut state = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
+    let mut word = || {
+        let mut w = String::new();
+        for _ in 0..3 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            w.push_str(SYLLABLES[(state >> 60) as usize]);
+        }
+        w
+    };
+    let sentences: Vec<String> = (0..8)
+        .map(|_| {
+            let words: Vec<String> = (0..12).map(|_| word()).collect();
+            format!("{}.", words.join(" "))
+        })
+        .collect();
+    serde_json::json!({
+        "id": id,
+        "title": format!("Report {n}: {} {}", word(), word()),
+        "body": sentences.join(" "),
         "source": "Test Wire",
         "published_at": "2026-06-10T09:00:00Z",
     })
