@@ -14,7 +14,6 @@ use common::*;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::message::{Message, OwnedMessage};
 
 /// Worker settings for exactly-once with its own transactional id and a short transaction
 /// timeout (a killed instance's open transaction then blocks readers for seconds, not a minute).
@@ -29,40 +28,6 @@ fn eos_env(transactional_id: &str) -> Vec<(&'static str, String)> {
         ("WIREDESK__DELIVERY__RETRY_BACKOFF_MS", "100".into()),
         ("WIREDESK__DELIVERY__RETRY_MAX_BACKOFF_MS", "1000".into()),
     ]
-}
-
-/// id → (topic role, record) for everything a `read_committed` reader sees; panics on an id seen
-/// twice (the exactly-once promise).
-fn committed_once(
-    brokers: &str,
-    topics: &Topics,
-) -> HashMap<String, (&'static str, serde_json::Value)> {
-    let mut seen: HashMap<String, (&'static str, serde_json::Value)> = HashMap::new();
-    for (role, topic) in [
-        ("output", &topics.output),
-        ("duplicates", &topics.duplicates),
-        ("dead_letter", &topics.dead_letter),
-    ] {
-        for message in read_committed(brokers, topic) {
-            let (id, value) = identify(&message, role);
-            if let Some((first, _)) = seen.insert(id.clone(), (role, value)) {
-                panic!("{id} seen twice by a read_committed reader: in {first} and in {role}");
-            }
-        }
-    }
-    seen
-}
-
-/// The input id a record stands for: the enriched record's `id`, or a dead letter's key.
-fn identify(message: &OwnedMessage, role: &str) -> (String, serde_json::Value) {
-    if role == "dead_letter" {
-        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-        let reason = header(message, "wiredesk-reason").unwrap_or_default();
-        return (key, serde_json::json!({ "reason": reason }));
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(message.payload().expect("a payload")).expect("JSON");
-    (value["id"].as_str().expect("an id").to_owned(), value)
 }
 
 /// A second article of the same story: what an outlet republishes with small edits.

@@ -539,6 +539,40 @@ pub fn article(id: &str, n: usize) -> serde_json::Value {
     })
 }
 
+/// id → (topic role, record) for everything a `read_committed` reader sees; panics on an id seen
+/// twice (the exactly-once promise).
+pub fn committed_once(
+    brokers: &str,
+    topics: &Topics,
+) -> HashMap<String, (&'static str, serde_json::Value)> {
+    let mut seen: HashMap<String, (&'static str, serde_json::Value)> = HashMap::new();
+    for (role, topic) in [
+        ("output", &topics.output),
+        ("duplicates", &topics.duplicates),
+        ("dead_letter", &topics.dead_letter),
+    ] {
+        for message in read_committed(brokers, topic) {
+            let (id, value) = identify(&message, role);
+            if let Some((first, _)) = seen.insert(id.clone(), (role, value)) {
+                panic!("{id} seen twice by a read_committed reader: in {first} and in {role}");
+            }
+        }
+    }
+    seen
+}
+
+/// The input id a record stands for: the enriched record's `id`, or a dead letter's key.
+pub fn identify(message: &OwnedMessage, role: &str) -> (String, serde_json::Value) {
+    if role == "dead_letter" {
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        let reason = header(message, "wiredesk-reason").unwrap_or_default();
+        return (key, serde_json::json!({ "reason": reason }));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(message.payload().expect("a payload")).expect("JSON");
+    (value["id"].as_str().expect("an id").to_owned(), value)
+}
+
 /// An article whose words are drawn from a seeded generator, so that any two of them (for
 /// different `n`) share no word shingles: dedupe tests can tell stories apart by construction.
 pub fn distinct_article(id: &str, n: usize) -> serde_json::Value {
