@@ -769,6 +769,42 @@ mod tests {
     }
 
     #[test]
+    fn exactly_once_settings_are_checked() {
+        let s =
+            load_str("[delivery]\nmode = \"exactly_once\"\ntransactional_id = \"wd-1\"\n").unwrap();
+        assert_eq!(s.delivery.mode, DeliveryMode::ExactlyOnce);
+        assert_eq!(s.delivery.transactional_id("g"), "wd-1");
+        for (text, key) in [
+            (
+                "[delivery]\nmode = \"exactly_once\"\ntransaction_timeout_ms = 50\n",
+                "delivery.transaction_timeout_ms",
+            ),
+            (
+                "[delivery]\nmode = \"exactly_once\"\ntransaction_interval_ms = 0\n",
+                "delivery.transaction_interval_ms",
+            ),
+            (
+                "[delivery]\nmode = \"exactly_once\"\ntransactional_id = \" \"\n",
+                "delivery.transactional_id",
+            ),
+            (
+                "[delivery]\nmode = \"exactly_once\"\n[kafka.consumer]\nisolation_level = \"read_uncommitted\"\n",
+                "isolation_level",
+            ),
+            (
+                "[delivery]\nmode = \"exactly_once\"\n[kafka.producer]\n\"transactional.id\" = \"x\"\n",
+                "transactional.id",
+            ),
+        ] {
+            let error = format!("{:#}", load_str(text).unwrap_err());
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        assert!(load_str("[delivery]\nmode = \"exactly-once\"\n").is_err());
+        // The same pass-through is fine at least once (nothing to weaken there).
+        load_str("[kafka.consumer]\nisolation_level = \"read_uncommitted\"\n").unwrap();
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let s = load_str(
             "[kafka]\nsecurity_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"SCRAM-SHA-256\"\nsasl_username = \"u\"\nsasl_password = \"hunter2-very-secret\"\n",
