@@ -770,6 +770,64 @@ mod tests {
     }
 
     #[test]
+    fn cluster_settings_validation_and_url_lists() {
+        let s: DedupeSettings = serde_json::from_str(
+            r#"{"store":"redis_cluster","redis":{"cluster_urls":["redis://10.0.0.1:6379","rediss://app@10.0.0.2:6379"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.store, StoreKind::RedisCluster);
+        s.validate().unwrap();
+        // What an environment variable delivers: one comma-separated string.
+        let from_env: RedisSettings = serde_json::from_str(
+            r#"{"cluster_urls":"redis://a:7000, redis://b:7001,,redis://c:7002"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.cluster_urls,
+            ["redis://a:7000", "redis://b:7001", "redis://c:7002"]
+        );
+        let problem = |edit: &dyn Fn(&mut DedupeSettings)| {
+            let mut bad = s.clone();
+            edit(&mut bad);
+            bad.validate().unwrap_err()
+        };
+        assert!(problem(&|b| b.redis.cluster_urls.clear()).contains("dedupe.redis.cluster_urls"));
+        let e = problem(&|b| b.redis.cluster_urls[1] = "redis://:s3cret@h:6379".into());
+        assert!(
+            e.contains("cluster_urls[1]") && e.contains("dedupe.redis.password"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = problem(&|b| b.redis.cluster_urls[0] = "http://nope".into());
+        assert!(e.contains("cluster_urls[0]"), "{e}");
+        let e = problem(&|b| b.redis.key_prefix = "{wiredesk}:".into());
+        assert!(e.contains("dedupe.redis.key_prefix"), "{e}");
+        let e = problem(&|b| b.redis.cluster_bucket_len = 0);
+        assert!(e.contains("dedupe.redis.cluster_bucket_len"), "{e}");
+        // The single-Redis store does not look at the cluster keys.
+        let mut single = s.clone();
+        single.store = StoreKind::Redis;
+        single.redis.cluster_urls.clear();
+        single.validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_errors_are_classified() {
+        use ::redis::{ErrorKind, RedisError, ServerErrorKind};
+        let err = |kind: ServerErrorKind| StoreError::Redis {
+            op: "x",
+            source: RedisError::from((ErrorKind::Server(kind), "test")),
+        };
+        // The cluster is reconfiguring or lacks a master: wait for it.
+        assert!(err(ServerErrorKind::ClusterDown).is_outage());
+        assert!(err(ServerErrorKind::TryAgain).is_outage());
+        // A redirect still failing after the client's own retries: the topology is in flux.
+        assert!(err(ServerErrorKind::Moved).is_outage());
+        // Keys of one call in different slots: a bug, waiting does not help.
+        assert!(!err(ServerErrorKind::CrossSlot).is_outage());
+    }
+
+    #[test]
     fn result_serialization() {
         let r = DedupeResult::unique("a1");
         assert_eq!(
