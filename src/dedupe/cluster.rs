@@ -3,7 +3,7 @@
 //!
 //! Key layout (prefix `P`; the `{…}` part is the hash tag that picks the slot):
 //! * `P a:{<article id>}` — hash, the same fields as the single-Redis store (`st`, `c`, `d`,
-//!   `s`, `sig`, `t`, `n`), except that `st` is `pending` between step 2 and step 6 below.
+//!   `s`, `sig`, `t`, `n`), except that `st` is `pending` between the claim and the settle below.
 //!   TTL = `window_secs` from the first write.
 //! * `P l:{<band>:<16 hex band hash>}` — list of the ids that reached this LSH bucket, oldest
 //!   first, at most `redis.cluster_bucket_len` long. TTL = `window_secs`, refreshed on append.
