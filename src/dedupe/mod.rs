@@ -5,6 +5,7 @@
 //! (LSH candidate lookup + similarity confirmation + insert, atomically, in a
 //! [`Store`]). See `docs/dedupe.md` for the method, settings and measurements.
 
+pub mod cluster;
 pub mod fingerprint;
 pub mod memory;
 pub mod redis;
@@ -25,9 +26,11 @@ pub struct DedupeSettings {
     /// Run the dedupe stage (default true, with the in-memory store). When
     /// false, every article passes through with `dedupe: null`.
     pub enabled: bool,
-    /// Where fingerprints live: `memory` (per process, lost on restart) or
-    /// `redis` (shared by all replicas, survives restarts). Use `redis` as soon
-    /// as more than one replica consumes the topic.
+    /// Where fingerprints live: `memory` (per process, lost on restart),
+    /// `redis` (one Redis or a Sentinel-managed primary at `redis.url`, shared by
+    /// all replicas, survives restarts) or `redis_cluster` (a Redis Cluster
+    /// reached through `redis.cluster_urls`). Use a Redis store as soon as more
+    /// than one replica consumes the topic.
     pub store: StoreKind,
     /// What the worker does with a duplicate: `drop` it, `tag` it (publish with
     /// `dedupe.status = "duplicate"`), or `route` it to the duplicates topic.
@@ -88,7 +91,8 @@ pub struct DedupeSettings {
     /// date) are read as now + this skew, so one article cannot move the window and expire
     /// everything held. Seconds.
     pub max_future_skew_secs: u64,
-    /// Redis store connection settings (used when `store = "redis"`).
+    /// Redis store connection settings (used when `store = "redis"` or
+    /// `"redis_cluster"`).
     pub redis: RedisSettings,
 }
 
@@ -129,7 +133,8 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// Timeout in milliseconds for connecting and for each store call.
     pub timeout_ms: u64,
-    /// Password, if not in the URL. Never logged or serialized.
+    /// Password, if not in the URL. Never logged or serialized. With
+    /// `store = "redis_cluster"` it is the only place for one (every node uses it).
     #[serde(
         serialize_with = "ser_secret",
         deserialize_with = "de_secret",
@@ -137,6 +142,19 @@ pub struct RedisSettings {
     )]
     #[schemars(with = "Option<String>")]
     pub password: Option<SecretString>,
+    /// `store = "redis_cluster"`: seed nodes, e.g. `["redis://10.0.0.1:6379",
+    /// "redis://10.0.0.2:6379"]` (`rediss://` for TLS); the client discovers the
+    /// other masters from any one of them. A user name may be in the URLs, a
+    /// password may not (use `password`). In an environment variable, a
+    /// comma-separated list.
+    #[serde(deserialize_with = "de_url_list")]
+    #[schemars(with = "Vec<String>")]
+    pub cluster_urls: Vec<String>,
+    /// `store = "redis_cluster"`: article ids kept per LSH bucket (the newest).
+    /// A story republished more often than this within the window is still
+    /// found through the newer copies, which carry its cluster id; larger
+    /// values cost memory (about 20 bytes per id) and per-call work. 1..=64.
+    pub cluster_bucket_len: usize,
 }
 
 impl Default for RedisSettings {
@@ -146,6 +164,8 @@ impl Default for RedisSettings {
             key_prefix: "wiredesk:dedupe:".into(),
             timeout_ms: 500,
             password: None,
+            cluster_urls: Vec::new(),
+            cluster_bucket_len: 8,
         }
     }
 }
@@ -158,6 +178,26 @@ fn de_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretStri
     Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
 }
 
+/// A list of URLs, or one comma-separated string: how a list arrives from an environment
+/// variable (`WIREDESK__DEDUPE__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379`).
+fn de_url_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match Urls::deserialize(d)? {
+        Urls::List(urls) => urls,
+        Urls::Csv(csv) => csv
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}
+
 /// Which store backs the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
@@ -165,6 +205,7 @@ pub enum StoreKind {
     #[default]
     Memory,
     Redis,
+    RedisCluster,
 }
 
 /// What the worker does with an article found to be a duplicate.
@@ -249,8 +290,49 @@ impl DedupeSettings {
                 return Err("dedupe.redis.key_prefix must not be empty".into());
             }
         }
+        if self.store == StoreKind::RedisCluster {
+            self.validate_cluster()?;
+        }
         if self.redis.timeout_ms == 0 {
             return Err("dedupe.redis.timeout_ms must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// `store = "redis_cluster"` checks. URLs are never echoed: one might carry a password.
+    fn validate_cluster(&self) -> Result<(), String> {
+        use ::redis::IntoConnectionInfo;
+        let r = &self.redis;
+        if r.cluster_urls.is_empty() {
+            return Err(
+                "dedupe.redis.cluster_urls must list at least one node when dedupe.store = \"redis_cluster\""
+                    .into(),
+            );
+        }
+        for (i, url) in r.cluster_urls.iter().enumerate() {
+            let info = url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| format!("dedupe.redis.cluster_urls[{i}] is not a Redis URL: {e}"))?;
+            if info.redis_settings().password().is_some() {
+                return Err(format!(
+                    "dedupe.redis.cluster_urls[{i}] carries a password; put it in dedupe.redis.password \
+                     (a secret, never printed) instead"
+                ));
+            }
+        }
+        // A brace in the prefix would become every key's hash tag: one slot for everything.
+        if r.key_prefix.is_empty() || r.key_prefix.contains(['{', '}']) {
+            return Err(format!(
+                "dedupe.redis.key_prefix must be non-empty and without braces with dedupe.store = \"redis_cluster\", got {:?}",
+                r.key_prefix
+            ));
+        }
+        if !(1..=64).contains(&r.cluster_bucket_len) {
+            return Err(format!(
+                "dedupe.redis.cluster_bucket_len must be in 1..=64, got {}",
+                r.cluster_bucket_len
+            ));
         }
         Ok(())
     }
@@ -365,15 +447,19 @@ fn now_ms() -> i64 {
 pub enum Store {
     Memory(memory::MemoryStore),
     Redis(self::redis::RedisStore),
+    RedisCluster(cluster::RedisClusterStore),
 }
 
 impl Store {
-    /// Builds the configured store (connects to Redis for `store = "redis"`).
+    /// Builds the configured store (connects to Redis for `store = "redis"` or `"redis_cluster"`).
     pub async fn connect(s: &DedupeSettings) -> anyhow::Result<Self> {
         s.validate().map_err(anyhow::Error::msg)?;
         Ok(match s.store {
             StoreKind::Memory => Store::Memory(memory::MemoryStore::new(s)),
             StoreKind::Redis => Store::Redis(self::redis::RedisStore::connect(s).await?),
+            StoreKind::RedisCluster => {
+                Store::RedisCluster(cluster::RedisClusterStore::connect(s).await?)
+            }
         })
     }
 
@@ -389,6 +475,7 @@ impl Store {
         match self {
             Store::Memory(m) => m.check_and_insert(article_id, fp, event_time_ms),
             Store::Redis(r) => r.check_and_insert(article_id, fp, event_time_ms).await,
+            Store::RedisCluster(c) => c.check_and_insert(article_id, fp, event_time_ms).await,
         }
     }
 
@@ -397,6 +484,7 @@ impl Store {
         match self {
             Store::Memory(_) => Ok(()),
             Store::Redis(r) => r.ping().await,
+            Store::RedisCluster(c) => c.ping().await,
         }
     }
 
@@ -404,7 +492,7 @@ impl Store {
     pub fn entries(&self) -> Option<u64> {
         match self {
             Store::Memory(m) => Some(m.entries()),
-            Store::Redis(_) => None,
+            Store::Redis(_) | Store::RedisCluster(_) => None,
         }
     }
 
@@ -412,7 +500,7 @@ impl Store {
     pub fn approx_bytes(&self) -> Option<u64> {
         match self {
             Store::Memory(m) => Some(m.approx_bytes()),
-            Store::Redis(_) => None,
+            Store::Redis(_) | Store::RedisCluster(_) => None,
         }
     }
 }
@@ -679,6 +767,64 @@ mod tests {
             }
             .is_outage()
         );
+    }
+
+    #[test]
+    fn cluster_settings_validation_and_url_lists() {
+        let s: DedupeSettings = serde_json::from_str(
+            r#"{"store":"redis_cluster","redis":{"cluster_urls":["redis://10.0.0.1:6379","rediss://app@10.0.0.2:6379"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.store, StoreKind::RedisCluster);
+        s.validate().unwrap();
+        // What an environment variable delivers: one comma-separated string.
+        let from_env: RedisSettings = serde_json::from_str(
+            r#"{"cluster_urls":"redis://a:7000, redis://b:7001,,redis://c:7002"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.cluster_urls,
+            ["redis://a:7000", "redis://b:7001", "redis://c:7002"]
+        );
+        let problem = |edit: &dyn Fn(&mut DedupeSettings)| {
+            let mut bad = s.clone();
+            edit(&mut bad);
+            bad.validate().unwrap_err()
+        };
+        assert!(problem(&|b| b.redis.cluster_urls.clear()).contains("dedupe.redis.cluster_urls"));
+        let e = problem(&|b| b.redis.cluster_urls[1] = "redis://:s3cret@h:6379".into());
+        assert!(
+            e.contains("cluster_urls[1]") && e.contains("dedupe.redis.password"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = problem(&|b| b.redis.cluster_urls[0] = "http://nope".into());
+        assert!(e.contains("cluster_urls[0]"), "{e}");
+        let e = problem(&|b| b.redis.key_prefix = "{wiredesk}:".into());
+        assert!(e.contains("dedupe.redis.key_prefix"), "{e}");
+        let e = problem(&|b| b.redis.cluster_bucket_len = 0);
+        assert!(e.contains("dedupe.redis.cluster_bucket_len"), "{e}");
+        // The single-Redis store does not look at the cluster keys.
+        let mut single = s.clone();
+        single.store = StoreKind::Redis;
+        single.redis.cluster_urls.clear();
+        single.validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_errors_are_classified() {
+        use ::redis::{ErrorKind, RedisError, ServerErrorKind};
+        let err = |kind: ServerErrorKind| StoreError::Redis {
+            op: "x",
+            source: RedisError::from((ErrorKind::Server(kind), "test")),
+        };
+        // The cluster is reconfiguring or lacks a master: wait for it.
+        assert!(err(ServerErrorKind::ClusterDown).is_outage());
+        assert!(err(ServerErrorKind::TryAgain).is_outage());
+        // A redirect still failing after the client's own retries: the topology is in flux.
+        assert!(err(ServerErrorKind::Moved).is_outage());
+        // Keys of one call in different slots: a bug, waiting does not help.
+        assert!(!err(ServerErrorKind::CrossSlot).is_outage());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! lookup, similarity confirmation and insert, so two replicas racing on the
 //! same story get exactly one `unique`. The script reads `P a:<candidate>`
 //! keys it discovers, which is fine on a single Redis / Sentinel setup but not
-//! on Redis Cluster.
+//! on Redis Cluster: `store = "redis_cluster"` uses [`super::cluster`] instead.
 
 use std::time::Duration;
 
@@ -237,15 +237,14 @@ impl RedisStore {
                 op: "check_and_insert script",
                 source,
             })?;
-        parse_reply(reply)
+        parse_reply("check_and_insert script", reply)
     }
 }
 
-fn parse_reply(r: Vec<String>) -> Result<DedupeResult, StoreError> {
-    let bad = |detail: String| StoreError::Protocol {
-        op: "check_and_insert script",
-        detail,
-    };
+/// Reads a stored decision (`[status, cluster id, duplicate_of, similarity]`, the record's
+/// `st c d s` fields); shared with the cluster store, which stores decisions the same way.
+pub(super) fn parse_reply(op: &'static str, r: Vec<String>) -> Result<DedupeResult, StoreError> {
+    let bad = |detail: String| StoreError::Protocol { op, detail };
     let [st, c, d, s] =
         <[String; 4]>::try_from(r).map_err(|r| bad(format!("expected 4 fields, got {r:?}")))?;
     let status = match st.as_str() {

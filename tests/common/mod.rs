@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod own_broker;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod tls;
 
