@@ -6,15 +6,21 @@
 //! everything, one slow article or one output partition that does not answer (its leader is
 //! gone) held back every input partition behind it, and filled the in-flight budget until the
 //! whole worker stopped fetching. With lanes, a stuck message only holds back the rest of its
-//! own partition; the loop takes ready work from any lane, and a lane that holds more than its
-//! share of the in-flight budget ([`share`]) is paused on the consumer until it drains, so the
-//! other partitions keep the rest of the budget.
+//! own partition; the loop takes ready work from any lane, and a lane that holds its share of
+//! the in-flight budget ([`share`]) *and* has settled nothing for [`STALL`] is paused on the
+//! consumer until it drains, so the other partitions keep the rest of the budget.
+//!
+//! Why both conditions: under ordinary CPU-bound load every lane sits at about its even share
+//! (the global bound is what stops fetching), and pausing them there made librdkafka drop and
+//! refetch each partition's prefetch over and over (the worker ran at half its speed, busy
+//! decompressing the same input again). Only a lane that stopped moving needs a pause.
 //!
 //! This module is bookkeeping only (no Kafka calls): the consume loop in [`super::source`]
 //! pauses and resumes partitions from what [`Lanes::throttle`] tells it.
 
 use std::future::Future;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -27,6 +33,11 @@ pub type PartitionKey = (String, i32);
 /// a store-decision window per partition, a busy partition among many idle ones would be slowed
 /// down by its own bound.
 pub const MIN_SHARE: usize = 64;
+
+/// How long a full lane may go without settling a message before it is paused: far above the
+/// time a moving lane takes to settle its next message, well below what a stuck one waits
+/// (a broker failover, an article at its CPU budget).
+pub const STALL: Duration = Duration::from_secs(1);
 
 /// The most messages one partition may hold before it is paused: an even split of
 /// `max_in_flight` over the assigned partitions, but at least [`MIN_SHARE`]; with two or more
@@ -49,6 +60,8 @@ struct Lane<P: Future, D: Future> {
     bytes: usize,
     /// Paused on the consumer by [`Lanes::throttle`].
     throttled: bool,
+    /// When the lane last settled a message (or was created).
+    moved: Instant,
 }
 
 impl<P: Future, D: Future> Lane<P, D> {
@@ -58,6 +71,7 @@ impl<P: Future, D: Future> Lane<P, D> {
             delivering: FuturesOrdered::new(),
             bytes: 0,
             throttled: false,
+            moved: Instant::now(),
         }
     }
 
@@ -155,8 +169,13 @@ impl<P: Future, D: Future> Lanes<P, D> {
         cx: &mut Context<'_>,
         processed: bool,
     ) -> Poll<Ready<P::Output, D::Output>> {
-        if let Some(delivered) = self.poll_round(cx, |lane, cx| lane.delivering.poll_next_unpin(cx))
-        {
+        if let Some(delivered) = self.poll_round(cx, |lane, cx| {
+            let polled = lane.delivering.poll_next_unpin(cx);
+            if matches!(polled, Poll::Ready(Some(_))) {
+                lane.moved = Instant::now();
+            }
+            polled
+        }) {
             return Poll::Ready(Ready::Delivered(delivered));
         }
         if !processed {
@@ -233,14 +252,14 @@ impl<P: Future, D: Future> Lanes<P, D> {
         out
     }
 
-    /// Pause the lanes that hold `share` messages or more, resume paused ones that have drained
-    /// to half of it (unless `hold` says every partition stays paused, as during a store
-    /// outage). Returns the changes for the consumer to make.
-    pub fn throttle(&mut self, share: usize, hold: bool) -> Vec<Throttle> {
+    /// Pause the lanes that hold `share` messages or more and settled nothing for `stall`,
+    /// resume paused ones that have drained to half of it (unless `hold` says every partition
+    /// stays paused, as during a store outage). Returns the changes for the consumer to make.
+    pub fn throttle(&mut self, share: usize, stall: Duration, hold: bool) -> Vec<Throttle> {
         let mut changes = Vec::new();
         for (key, lane) in self.lanes.iter_mut() {
             let len = lane.len();
-            if !lane.throttled && len >= share {
+            if !lane.throttled && len >= share && lane.moved.elapsed() >= stall {
                 lane.throttled = true;
                 changes.push(Throttle::Pause(key.clone()));
             } else if lane.throttled && !hold && len <= share / 2 {
@@ -341,12 +360,42 @@ mod tests {
             lanes.push_processing(&key(0), 1, ready(0).boxed());
         }
         lanes.push_processing(&key(1), 1, ready(0).boxed());
-        assert_eq!(lanes.throttle(4, false), vec![Throttle::Pause(key(0))]);
+        assert_eq!(
+            lanes.throttle(4, Duration::ZERO, false),
+            vec![Throttle::Pause(key(0))]
+        );
         assert!(lanes.is_throttled(&key(0)));
-        assert_eq!(lanes.throttle(4, false), vec![], "already paused");
+        assert_eq!(
+            lanes.throttle(4, Duration::ZERO, false),
+            vec![],
+            "already paused"
+        );
         let _ = lanes.ready_processed(3); // lane 0 down to 1 or 2, lane 1 to 0
-        assert_eq!(lanes.throttle(4, true), vec![], "held: nothing resumes");
-        assert_eq!(lanes.throttle(4, false), vec![Throttle::Resume(key(0))]);
+        assert_eq!(
+            lanes.throttle(4, Duration::ZERO, true),
+            vec![],
+            "held: nothing resumes"
+        );
+        assert_eq!(
+            lanes.throttle(4, Duration::ZERO, false),
+            vec![Throttle::Resume(key(0))]
+        );
+    }
+
+    #[test]
+    fn a_full_lane_that_keeps_moving_is_not_paused() {
+        let mut lanes = TestLanes::default();
+        for _ in 0..4 {
+            lanes.push_processing(&key(0), 1, ready(0).boxed());
+        }
+        // At its share but it settled something within the stall time (here: it was just
+        // created): ordinary load, no pause (a pause would drop librdkafka's prefetch).
+        assert_eq!(lanes.throttle(4, Duration::from_secs(3600), false), vec![]);
+        assert!(!lanes.is_throttled(&key(0)));
+        assert_eq!(
+            lanes.throttle(4, Duration::ZERO, false),
+            vec![Throttle::Pause(key(0))]
+        );
     }
 
     #[test]

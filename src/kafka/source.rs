@@ -570,15 +570,15 @@ impl Worker {
         }
     }
 
-    /// Pause the partitions that hold their whole share of the in-flight budget, resume those
-    /// that drained (not while the store outage pause holds every partition).
+    /// Pause the partitions that hold their whole share of the in-flight budget and have not
+    /// moved for [`lanes::STALL`], resume those that drained (not while the store outage pause holds every partition).
     fn throttle(&self, flow: &mut Flow) {
         let share = lanes::share(
             self.settings.processing.max_in_flight,
             self.health.assigned.load(Ordering::Relaxed),
         );
         let hold = self.health.store_paused.load(Ordering::Relaxed);
-        for change in flow.lanes.throttle(share, hold) {
+        for change in flow.lanes.throttle(share, lanes::STALL, hold) {
             let (pause, (topic, partition)) = match &change {
                 Throttle::Pause(key) => (true, key),
                 Throttle::Resume(key) => (false, key),
