@@ -11,9 +11,6 @@ use std::time::Duration;
 
 use common::redis_server::RedisServer;
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 
 /// Worker settings for exactly-once with its own transactional id and a short transaction
 /// timeout (a killed instance's open transaction then blocks readers for seconds, not a minute).
@@ -166,7 +163,7 @@ fn an_aborted_transaction_is_redone_with_the_same_decisions() {
         group: unique("eos-abort-group"),
     };
     create_topic(&brokers, &topics.input, 1);
-    create_topic_limited(&brokers, &topics.output, 400_000);
+    create_topic_with_max_bytes(&brokers, &topics.output, 400_000);
     create_topic(&brokers, &topics.dead_letter, 1);
     create_topic(&brokers, &topics.duplicates, 1);
 
@@ -284,27 +281,4 @@ fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> std::process
         status.is_some()
     });
     status.unwrap()
-}
-
-/// A one-partition topic whose records may be at most `max_bytes` (the broker's check).
-fn create_topic_limited(brokers: &str, name: &str, max_bytes: usize) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let max = max_bytes.to_string();
-    let topic = NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &max);
-    for result in runtime
-        .block_on(admin.create_topics(&[topic], &AdminOptions::new()))
-        .unwrap()
-    {
-        result.unwrap();
-    }
-    wait_until(Duration::from_secs(30), "limited topic", || {
-        high_watermarks(brokers, name).len() == 1
-    });
 }

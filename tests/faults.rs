@@ -14,8 +14,6 @@ use common::own_broker::OwnBroker;
 use common::redis_server::RedisServer;
 use common::*;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::message::{Message, OwnedMessage};
 
 fn ids(messages: &[OwnedMessage]) -> Vec<String> {
@@ -26,29 +24,6 @@ fn ids(messages: &[OwnedMessage]) -> Vec<String> {
             v["id"].as_str().map(str::to_owned)
         })
         .collect()
-}
-
-/// A topic that accepts messages up to `max_bytes` (the broker default is about 1 MB).
-fn create_big_topic(brokers: &str, name: &str, max_bytes: usize) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let max = max_bytes.to_string();
-    let topic = NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &max);
-    for result in runtime
-        .block_on(admin.create_topics(&[topic], &AdminOptions::new()))
-        .unwrap()
-    {
-        result.unwrap();
-    }
-    wait_until(Duration::from_secs(30), "big topic", || {
-        high_watermarks(brokers, name).len() == 1
-    });
 }
 
 /// Produce one message with a header whose key is not UTF-8, as `kcat -H $'\xff\xfe=v'` does
@@ -84,7 +59,7 @@ fn poison_pill_stream_keeps_the_worker_up_and_loses_nothing() {
     let topics = Topics::create(&brokers, "poison", 1, 1);
     // The input topic must accept a message over input.max_message_bytes (2 MiB).
     let input = unique("poison-big-in");
-    create_big_topic(&brokers, &input, 4 << 20);
+    create_topic_with_max_bytes(&brokers, &input, 4 << 20);
     let topics = Topics { input, ..topics };
 
     let big_body =

@@ -140,16 +140,12 @@ impl RedisClusterStore {
             op: "open cluster client",
             source,
         })?;
-        let conn = tokio::time::timeout(timeout * 4, client.get_async_connection())
-            .await
-            .map_err(|_| StoreError::Timeout {
-                op: "connect to cluster",
-                ms: s.redis.timeout_ms * 4,
-            })?
-            .map_err(|source| StoreError::Redis {
-                op: "connect to cluster",
-                source,
-            })?;
+        let conn = super::connect_within(
+            s.redis.timeout_ms * 4,
+            "connect to cluster",
+            client.get_async_connection(),
+        )
+        .await?;
         let (bands, rows) = s.band_layout();
         let store = RedisClusterStore {
             conn,

@@ -443,6 +443,19 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Await a connection attempt for at most `ms` milliseconds (a black-holed address would
+/// otherwise wait for the OS's TCP timeout), naming `op` in either failure.
+async fn connect_within<T>(
+    ms: u64,
+    op: &'static str,
+    attempt: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(Duration::from_millis(ms), attempt)
+        .await
+        .map_err(|_| StoreError::Timeout { op, ms })?
+        .map_err(|source| StoreError::Redis { op, source })
+}
+
 /// The index backend.
 pub enum Store {
     Memory(memory::MemoryStore),

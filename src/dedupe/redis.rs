@@ -133,17 +133,12 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn =
-            tokio::time::timeout(timeout * 4, client.get_connection_manager_with_config(cfg))
-                .await
-                .map_err(|_| StoreError::Timeout {
-                    op: "connect",
-                    ms: s.redis.timeout_ms * 4,
-                })?
-                .map_err(|source| StoreError::Redis {
-                    op: "connect",
-                    source,
-                })?;
+        let conn = super::connect_within(
+            s.redis.timeout_ms * 4,
+            "connect",
+            client.get_connection_manager_with_config(cfg),
+        )
+        .await?;
         let (bands, rows) = s.band_layout();
         let store = RedisStore {
             conn,

@@ -55,6 +55,32 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A one-partition topic whose records (batches, as the broker checks them) may be at most
+/// `max_bytes` (the broker's default is about 1 MB).
+pub fn create_topic_with_max_bytes(brokers: &str, name: &str, max_bytes: usize) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let max = max_bytes.to_string();
+    let topic = NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &max);
+    for result in runtime
+        .block_on(admin.create_topics(&[topic], &AdminOptions::new()))
+        .unwrap()
+    {
+        result.unwrap();
+    }
+    wait_until(
+        Duration::from_secs(30),
+        "topic with max.message.bytes",
+        || high_watermarks(brokers, name).len() == 1,
+    );
+}
+
 pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
     create_topic_with(brokers, name, partitions, TopicReplication::Fixed(1));
 }
@@ -188,6 +214,40 @@ pub fn produce(brokers: &str, topic: &str, inputs: &[Input]) -> Vec<(i32, i64)> 
     })
 }
 
+/// A consumer outside any group's offsets, assigned every partition of `topic` from the
+/// beginning, with extra properties; and the partitions.
+fn reader_from_beginning(
+    brokers: &str,
+    topic: &str,
+    extra: &[(&str, &str)],
+) -> (BaseConsumer, Vec<i32>) {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut list = TopicPartitionList::new();
+    for p in &partitions {
+        list.add_partition_offset(topic, *p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).expect("assign");
+    (consumer, partitions)
+}
+
 /// Read a topic from the beginning until `done(&messages)` holds or `timeout` passes.
 pub fn consume_until(
     brokers: &str,
@@ -195,22 +255,7 @@ pub fn consume_until(
     timeout: Duration,
     done: impl Fn(&[OwnedMessage]) -> bool,
 ) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let mut list = TopicPartitionList::new();
-    for p in metadata.topics()[0].partitions() {
-        list.add_partition_offset(topic, p.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&list).expect("assign");
+    let (consumer, _) = reader_from_beginning(brokers, topic, &[]);
     let deadline = Instant::now() + timeout;
     let mut messages = Vec::new();
     while Instant::now() < deadline && !done(&messages) {
@@ -234,28 +279,14 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
 /// an aborted or still-open transaction, until each partition's end (its last stable offset; the
 /// transaction markers between records make counts of offsets useless here).
 pub fn read_committed(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", unique("committed-reader"))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let mut list = TopicPartitionList::new();
-    let partitions: Vec<i32> = metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| p.id())
-        .collect();
-    for p in &partitions {
-        list.add_partition_offset(topic, *p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&list).expect("assign");
+    let (consumer, partitions) = reader_from_beginning(
+        brokers,
+        topic,
+        &[
+            ("isolation.level", "read_committed"),
+            ("enable.partition.eof", "true"),
+        ],
+    );
     let mut at_end = std::collections::HashSet::new();
     let mut messages = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
