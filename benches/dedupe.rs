@@ -11,10 +11,10 @@ use wiredesk::dedupe::fingerprint::mix64;
 use wiredesk::dedupe::memory::MemoryStore;
 use wiredesk::dedupe::{DedupeSettings, Fingerprint, Fingerprinter};
 
-const ARTICLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/gum-news/articles.jsonl"
-);
+#[path = "../tests/support/corpus.rs"]
+mod corpus;
+use corpus::gum_texts;
+
 /// Articles held during the measurement. `cargo test --all-targets` runs this
 /// bench once in test mode (no `--bench` argument, debug build): prefill less.
 fn prefill() -> u64 {
@@ -23,22 +23,6 @@ fn prefill() -> u64 {
     } else {
         10_000
     }
-}
-
-fn texts() -> Vec<String> {
-    std::fs::read_to_string(ARTICLES)
-        .expect("read articles.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{}\n\n{}",
-                v["title"].as_str().unwrap(),
-                v["body"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -72,7 +56,7 @@ fn bench(c: &mut Criterion) {
         s.num_hashes
     );
 
-    let texts = texts();
+    let texts = gum_texts();
     let now = (n_prefill * 172) as i64;
     let mut g = c.benchmark_group("dedupe");
     g.throughput(Throughput::Elements(1));

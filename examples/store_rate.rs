@@ -17,22 +17,9 @@ use anyhow::Context;
 use futures::StreamExt;
 use wiredesk::dedupe::{DedupeSettings, Fingerprint, Fingerprinter, Store, StoreKind};
 
-const ARTICLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/gum-news/articles.jsonl"
-);
-
-/// splitmix64, so every run benchmarks the same texts.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+#[path = "../tests/support/corpus.rs"]
+mod corpus;
+use corpus::{ARTICLES, Rng};
 
 struct Args {
     count: usize,

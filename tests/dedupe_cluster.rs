@@ -25,26 +25,9 @@ use wiredesk::dedupe::{
     StoreErrorPolicy, StoreKind,
 };
 
-const ARTICLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/gum-news/articles.jsonl"
-);
-
-fn texts() -> Vec<String> {
-    std::fs::read_to_string(ARTICLES)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{}\n\n{}",
-                v["title"].as_str().unwrap(),
-                v["body"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::{Rng, gum_texts};
 
 fn prefix(tag: &str) -> String {
     let nanos = SystemTime::now()
@@ -64,21 +47,6 @@ fn cluster_settings(cluster: &RedisCluster, tag: &str) -> DedupeSettings {
     s.redis.key_prefix = prefix(tag);
     s.redis.timeout_ms = 2000;
     s
-}
-
-/// splitmix64: seeded, so every run edits the same words.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
 }
 
 /// Deletes, replaces (with a word of `donor`) or doubles about `rate` of the words.
@@ -177,7 +145,7 @@ async fn same_decisions_as_memory_and_single_redis_and_keys_spread_over_all_mast
         .await
         .expect("connect single redis");
     let f = Fingerprinter::new(&s);
-    let all = texts();
+    let all = gum_texts();
 
     // 1. Pair by pair. One key space for all pairs: pair k lives at event time k × 10^7 ms,
     // far outside the 600 s window of every other pair, so no pair sees another's articles
@@ -282,7 +250,7 @@ async fn two_workers_racing_copies_of_a_story_yield_exactly_one_unique() {
         Arc::new(Deduper::connect(&s).await.expect("worker B")),
     ];
     let f = Fingerprinter::new(&s);
-    let all = texts();
+    let all = gum_texts();
     let window_ms = s.window_secs as i64 * 1000;
     for round in 0..200usize {
         let i = round % all.len();
@@ -337,7 +305,7 @@ async fn crossed_bucket_orders_still_yield_exactly_one_unique() {
     let s = cluster_settings(&cluster, "cross");
     let store = RedisClusterStore::connect(&s).await.expect("connect");
     let f = Fingerprinter::new(&s);
-    let text = &texts()[3];
+    let text = &gum_texts()[3];
     // Same normalized text (a byline is boilerplate): every band equal, the lowest is band 0.
     let (fa, fb) = (
         f.fingerprint(text),
@@ -391,7 +359,7 @@ async fn crossed_bucket_orders_still_yield_exactly_one_unique() {
 async fn replay_and_redelivery_after_a_crash_give_the_uninterrupted_decision() {
     let cluster = RedisCluster::start(3);
     let f = Fingerprinter::with_params(3, 64);
-    let all = texts();
+    let all = gum_texts();
     let x = f.fingerprint(&all[5]);
     let y_text = edit_words(&all[5], 0.10, 77, &all[12]);
     let y = f.fingerprint(&y_text);
@@ -466,7 +434,7 @@ async fn a_killed_master_is_an_outage_error_within_the_timeout() {
         Deduper::connect(&o).await.expect("connect")
     };
     let f = Fingerprinter::new(&s);
-    let all = texts();
+    let all = gum_texts();
     let r = closed
         .decide("before", &f.fingerprint(&all[0]), 1_000)
         .await;

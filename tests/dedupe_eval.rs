@@ -30,27 +30,9 @@ use wiredesk::dedupe::fingerprint::{estimate_similarity, simhash64};
 use wiredesk::dedupe::memory::MemoryStore;
 use wiredesk::dedupe::{DedupeSettings, Fingerprinter};
 
-const ARTICLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/gum-news/articles.jsonl"
-);
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-}
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::{ARTICLES, Rng};
 
 #[derive(Clone)]
 struct Article {

@@ -18,10 +18,9 @@ use wiredesk::dedupe::{
     DedupeSettings, DedupeStatus, Deduper, Fingerprinter, Store, StoreErrorPolicy, StoreKind,
 };
 
-const ARTICLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/gum-news/articles.jsonl"
-);
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::gum_texts;
 
 fn redis_url() -> String {
     std::env::var("WIREDESK_TEST_REDIS_URL").unwrap_or_else(|_| {
@@ -49,29 +48,13 @@ fn settings(url: &str) -> DedupeSettings {
     s
 }
 
-fn texts() -> Vec<String> {
-    std::fs::read_to_string(ARTICLES)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{}\n\n{}",
-                v["title"].as_str().unwrap(),
-                v["body"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_replicas_yield_exactly_one_unique() {
     let s = settings(&redis_url());
     let a = RedisStore::connect(&s).await.expect("connect replica A");
     let b = RedisStore::connect(&s).await.expect("connect replica B");
     let f = Fingerprinter::new(&s);
-    for (i, text) in texts().iter().enumerate() {
+    for (i, text) in gum_texts().iter().enumerate() {
         // Two replicas receive the same story under different article ids at
         // the same moment (one with a republisher's byline).
         let fa = f.fingerprint(text);
@@ -104,7 +87,7 @@ async fn ttl_replay_and_near_duplicates() {
     let s = settings(&url);
     let store = RedisStore::connect(&s).await.expect("connect");
     let f = Fingerprinter::new(&s);
-    let texts = texts();
+    let texts = gum_texts();
     let orig = f.fingerprint(&texts[0]);
     let edited = f.fingerprint(&format!(
         "UPDATE 1-{}\n\nReporting by Jane Doe; Editing by Mark Potter",
@@ -184,7 +167,7 @@ async fn outage_fail_open_fail_closed_and_recovery() {
     s.retry_backoff_ms = 20;
     s.redis.timeout_ms = 300;
     let f = Fingerprinter::new(&s);
-    let texts = texts();
+    let texts = gum_texts();
     let fp = f.fingerprint(&texts[2]);
 
     let open = Deduper::new(Store::connect(&s).await.unwrap(), &s);
