@@ -122,6 +122,10 @@ impl<P: Future, D: Future> Lanes<P, D> {
     /// A message entered the stages: `work` resolves when they are done.
     pub fn push_processing(&mut self, key: &PartitionKey, bytes: usize, work: P) {
         let lane = self.lane(key);
+        if lane.len() == 0 {
+            // An idle lane has not been stuck meanwhile: its stall clock starts now.
+            lane.moved = Instant::now();
+        }
         lane.bytes += bytes;
         lane.processing.push_back(work);
     }

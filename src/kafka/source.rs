@@ -84,6 +84,25 @@ enum Stop {
     Abort(anyhow::Error),
 }
 
+/// An abort the loop must carry out at its next turn.
+struct Abort {
+    reason: anyhow::Error,
+    /// Counts towards `delivery.max_resends` aborts in a row. A revocation does not: a burst of
+    /// rebalances is not a failure that repeats, and exiting on it would only add churn.
+    counts: bool,
+}
+
+impl Flow {
+    fn schedule_abort(&mut self, reason: anyhow::Error) {
+        if self.abort.is_none() {
+            self.abort = Some(Abort {
+                reason,
+                counts: true,
+            });
+        }
+    }
+}
+
 impl From<TxnError> for Stop {
     fn from(error: TxnError) -> Self {
         match error {
@@ -111,7 +130,10 @@ struct Flow {
     /// Exactly-once mode: the transaction bookkeeping ([`super::transaction`]).
     txn: Option<Transactions>,
     /// Exactly-once mode: why the open transaction must be aborted at the next turn.
-    abort: Option<anyhow::Error>,
+    abort: Option<Abort>,
+    /// Exactly-once mode: partitions revoked while a window of processed messages was being
+    /// routed: the rest of that window's messages of them must not join a transaction.
+    forgotten: std::collections::HashSet<PartitionKey>,
     /// Exactly-once mode: transactions aborted since the last commit.
     aborts_in_a_row: u32,
 }
@@ -158,11 +180,15 @@ impl Flow {
         }
         if let Some(txn) = &mut self.txn {
             txn.forget(revoked);
+            self.forgotten.extend(revoked.iter().cloned());
             if txn.is_open() && self.abort.is_none() {
-                self.abort = Some(anyhow!(
-                    "{} partition(s) revoked while a transaction was open",
-                    revoked.len()
-                ));
+                self.abort = Some(Abort {
+                    reason: anyhow!(
+                        "{} partition(s) revoked while a transaction was open",
+                        revoked.len()
+                    ),
+                    counts: false,
+                });
             }
         }
         let before = self.held.len();
@@ -244,14 +270,18 @@ impl Worker {
         loop {
             self.health.turned();
             self.forget_revoked(&mut flow);
-            if let Some(reason) = flow.abort.take() {
-                match self.abort_and_rewind(&mut flow, reason, &shutdown).await {
+            if let Some(abort) = flow.abort.take() {
+                match self.abort_and_rewind(&mut flow, abort, &shutdown).await {
                     Ok(()) => continue,
                     Err(Stop::Fatal(error)) => {
                         outcome = Err(error);
                         break;
                     }
-                    Err(_) => break,
+                    Err(_) => {
+                        // Stopping before the abort went through: `finish` must not commit.
+                        flow.schedule_abort(anyhow!("stopping while aborting a transaction"));
+                        break;
+                    }
                 }
             }
             // Exactly-once: a due transaction stops taking new work into it; once everything it
@@ -287,7 +317,7 @@ impl Worker {
                         match self.complete(delivered, &mut flow, &shutdown).await {
                             Ok(()) => {}
                             Err(Stop::Abandoned) => { flow.abandon(&message); break; }
-                            Err(Stop::Abort(reason)) => flow.abort = Some(reason),
+                            Err(Stop::Abort(reason)) => flow.schedule_abort(reason),
                             Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                         }
                     }
@@ -298,7 +328,7 @@ impl Worker {
                         ready.extend(flow.lanes.ready_processed(DECISION_WINDOW - 1));
                         match self.route_window(ready, &mut flow, &shutdown).await {
                             Ok(()) => {}
-                            Err(Stop::Abort(reason)) => flow.abort = Some(reason),
+                            Err(Stop::Abort(reason)) => flow.schedule_abort(reason),
                             Err(Stop::Fatal(error)) => { outcome = Err(error); break; }
                             Err(Stop::Abandoned) => break,
                         }
@@ -392,7 +422,7 @@ impl Worker {
                 Ok(())
             }
             Err(TxnError::Abort(error)) => {
-                flow.abort = Some(error);
+                flow.schedule_abort(error);
                 Ok(())
             }
             Err(TxnError::Fatal(error)) => Err(Stop::Fatal(error)),
@@ -405,10 +435,13 @@ impl Worker {
     async fn abort_and_rewind(
         &self,
         flow: &mut Flow,
-        reason: anyhow::Error,
+        abort: Abort,
         stop: &CancellationToken,
     ) -> Result<(), Stop> {
-        flow.aborts_in_a_row += 1;
+        let Abort { reason, counts } = abort;
+        if counts {
+            flow.aborts_in_a_row += 1;
+        }
         let attempts = flow.aborts_in_a_row;
         tracing::warn!(
             message = "Aborting the transaction; its messages will be processed again.",
@@ -424,11 +457,23 @@ impl Worker {
             return Ok(());
         };
         let mut backoff = Duration::from_millis(self.settings.delivery.retry_backoff_ms);
+        // Not cut short by a shutdown (bounded by the transaction timeout): a half-done abort
+        // would leave the transaction open for `finish`.
+        let never = CancellationToken::new();
+        let mut failures = 0;
         let positions = loop {
-            match self.turning(txn.abort(), stop).await? {
+            match self.turning(txn.abort(), &never).await? {
                 Ok(positions) => break positions,
                 Err(TxnError::Fatal(error)) => return Err(Stop::Fatal(error)),
                 Err(TxnError::Abort(error)) => {
+                    failures += 1;
+                    if failures > self.settings.delivery.max_resends {
+                        // The producer's state is unknown (e.g. a commit that timed out is still
+                        // running): exit, and the next instance's `init_transactions` settles it.
+                        return Err(Stop::Fatal(error.context(format!(
+                            "the transaction could not be aborted after {failures} attempts"
+                        ))));
+                    }
                     tracing::warn!(
                         message = "Aborting the transaction failed; retrying.",
                         error = format!("{error:#}")
@@ -522,8 +567,13 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> Result<(), Stop> {
         let early = self.decide_ahead(&ready).await;
+        flow.forgotten.clear();
         let mut items = ready.into_iter().zip(early);
         while let Some(((message, result), early)) = items.next() {
+            if flow.forgotten.contains(&key_of(&message)) {
+                // Revoked while this window waited (a store outage): not ours any more.
+                continue;
+            }
             let step = match self.route(&message, result, early, shutdown, flow).await {
                 Ok(records) => match flow.txn.as_mut().map(Transactions::begin) {
                     Some(Err(error)) => Err(Stop::from(error)),
@@ -630,6 +680,15 @@ impl Worker {
         };
         loop {
             self.health.turned();
+            // A revocation seen here must not be committed over (exactly-once: it schedules the
+            // abort that ends the drain).
+            self.forget_revoked(flow);
+            if flow.abort.is_some() {
+                tracing::warn!(
+                    message = "Drain stopped: the open transaction must be aborted; its messages will be redelivered."
+                );
+                return;
+            }
             self.set_in_flight(flow.lanes.len(), flow.bytes());
             if flow.lanes.is_empty() {
                 tracing::info!(message = "Drain complete.");
@@ -647,7 +706,7 @@ impl Worker {
                         match self.complete(delivered, flow, &give_up).await {
                             Ok(()) => {}
                             Err(Stop::Abandoned) => flow.abandon(&message),
-                            Err(Stop::Abort(reason)) => { flow.abort = Some(reason); return; }
+                            Err(Stop::Abort(reason)) => { flow.schedule_abort(reason); return; }
                             Err(Stop::Fatal(error)) => {
                                 tracing::error!(message = "Giving up on a record during the drain; it will be redelivered.", error = format!("{error:#}"));
                                 flow.abandon(&message);
@@ -661,7 +720,7 @@ impl Worker {
                         // On a stop the message is abandoned (later ones of its partition are
                         // then skipped above); an exactly-once abort ends the drain.
                         if let Err(Stop::Abort(reason)) = self.route_window(vec![processed], flow, &give_up).await {
-                            flow.abort = Some(reason);
+                            flow.schedule_abort(reason);
                             return;
                         }
                     }
@@ -674,6 +733,8 @@ impl Worker {
     /// bounded in time, so an unreachable broker cannot hold the exit. Exactly-once: the open
     /// transaction is committed after a clean drain (`commit`), aborted otherwise.
     async fn finish(&self, flow: &mut Flow, commit: bool) {
+        // Revocations since the last look: exactly-once, they forbid the commit.
+        self.forget_revoked(flow);
         if let Some(txn) = &mut flow.txn {
             self.finish_transaction(txn, commit && flow.abort.is_none())
                 .await;
@@ -855,7 +916,7 @@ impl Worker {
         if let Some(rejection) = flow
             .txn
             .as_mut()
-            .and_then(|txn| txn.take_refusal(&key_of(message), message.offset))
+            .and_then(|txn| txn.refusal(&key_of(message), message.offset))
         {
             // Refused for good by the broker in an aborted transaction: straight to the
             // dead-letter topic this time.
@@ -1328,11 +1389,14 @@ impl Worker {
                 if record.destination == Destination::DeadLetter {
                     return Err(self.dead_letter_failed(message, SendError::Permanent(code, error)));
                 }
-                txn.refuse(
+                if txn.refuse(
                     &key_of(message),
                     message.offset,
                     self.refusal(&record, code, &error),
-                );
+                ) {
+                    // Progress, not a repeating failure: the next attempt dead-letters it.
+                    flow.aborts_in_a_row = 0;
+                }
             }
             return Err(Stop::Abort(anyhow!(
                 "a record for topic `{}` (from {}/{}/{}) was not acknowledged: {error}",

@@ -136,13 +136,18 @@ impl Transactions {
     }
 
     /// The broker refused a record of this message for good: dead-letter it when redelivered.
-    pub fn refuse(&mut self, key: &PartitionKey, offset: i64, rejection: Rejection) {
-        self.refused.insert((key.clone(), offset), rejection);
+    /// `true` if this refusal is new.
+    pub fn refuse(&mut self, key: &PartitionKey, offset: i64, rejection: Rejection) -> bool {
+        self.refused
+            .insert((key.clone(), offset), rejection)
+            .is_none()
     }
 
-    /// The refusal remembered for this message, if any (taken: it applies once).
-    pub fn take_refusal(&mut self, key: &PartitionKey, offset: i64) -> Option<Rejection> {
-        self.refused.remove(&(key.clone(), offset))
+    /// The refusal remembered for this message, if any. Kept until a commit covers the
+    /// message: the transaction carrying its dead letter may abort too (another refused
+    /// record in it), and the next attempt must dead-letter it again.
+    pub fn refusal(&self, key: &PartitionKey, offset: i64) -> Option<Rejection> {
+        self.refused.get(&(key.clone(), offset)).cloned()
     }
 
     /// Partitions no longer ours: nothing of them is rewound or committed any more.
@@ -188,6 +193,8 @@ impl Transactions {
         })
         .await?;
         for (key, next) in self.pending.drain() {
+            self.refused
+                .retain(|(k, offset), _| k != &key || *offset >= next);
             self.rewind.insert(key, next);
         }
         self.began = None;
