@@ -140,8 +140,8 @@ impl RedisClusterStore {
             op: "open cluster client",
             source,
         })?;
-        let conn = super::connect_within(
-            s.redis.timeout_ms * 4,
+        let conn = super::within(
+            timeout * 4,
             "connect to cluster",
             client.get_async_connection(),
         )
@@ -226,13 +226,7 @@ impl RedisClusterStore {
         op: &'static str,
         fut: impl Future<Output = RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| StoreError::Timeout {
-                op,
-                ms: self.timeout.as_millis() as u64,
-            })?
-            .map_err(|source| StoreError::Redis { op, source })
+        super::within(self.timeout, op, fut).await
     }
 
     fn check_length(&self, fp: &Fingerprint) -> Result<(), StoreError> {

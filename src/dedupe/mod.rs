@@ -443,16 +443,20 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Await a connection attempt for at most `ms` milliseconds (a black-holed address would
-/// otherwise wait for the OS's TCP timeout), naming `op` in either failure.
-async fn connect_within<T>(
-    ms: u64,
+/// Await one Redis call (a connection attempt, a command, a script) for at most `timeout` (a
+/// black-holed address would otherwise wait for the OS's TCP timeout), naming `op` in either
+/// failure. Both Redis stores bound every call with it.
+async fn within<T>(
+    timeout: Duration,
     op: &'static str,
-    attempt: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
+    call: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
 ) -> Result<T, StoreError> {
-    tokio::time::timeout(Duration::from_millis(ms), attempt)
+    tokio::time::timeout(timeout, call)
         .await
-        .map_err(|_| StoreError::Timeout { op, ms })?
+        .map_err(|_| StoreError::Timeout {
+            op,
+            ms: timeout.as_millis() as u64,
+        })?
         .map_err(|source| StoreError::Redis { op, source })
 }
 

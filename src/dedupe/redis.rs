@@ -133,8 +133,8 @@ impl RedisStore {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn = super::connect_within(
-            s.redis.timeout_ms * 4,
+        let conn = super::within(
+            timeout * 4,
             "connect",
             client.get_connection_manager_with_config(cfg),
         )
@@ -181,14 +181,7 @@ impl RedisStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let cmd = ::redis::cmd("PING");
-        let fut = cmd.query_async::<String>(&mut c);
-        tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| StoreError::Timeout {
-                op: "PING",
-                ms: self.timeout.as_millis() as u64,
-            })?
-            .map_err(|source| StoreError::Redis { op: "PING", source })?;
+        super::within(self.timeout, "PING", cmd.query_async::<String>(&mut c)).await?;
         Ok(())
     }
 
@@ -222,16 +215,12 @@ impl RedisStore {
             .arg(self.rule.containment_threshold)
             .arg(self.rule.shingle_size);
         let mut c = self.conn.clone();
-        let reply: Vec<String> = tokio::time::timeout(self.timeout, inv.invoke_async(&mut c))
-            .await
-            .map_err(|_| StoreError::Timeout {
-                op: "check_and_insert script",
-                ms: self.timeout.as_millis() as u64,
-            })?
-            .map_err(|source| StoreError::Redis {
-                op: "check_and_insert script",
-                source,
-            })?;
+        let reply: Vec<String> = super::within(
+            self.timeout,
+            "check_and_insert script",
+            inv.invoke_async(&mut c),
+        )
+        .await?;
         parse_reply("check_and_insert script", reply)
     }
 }

@@ -570,7 +570,8 @@ impl Worker {
         flow.forgotten.clear();
         let mut items = ready.into_iter().zip(early);
         while let Some(((message, result), early)) = items.next() {
-            if flow.forgotten.contains(&key_of(&message)) {
+            // Checked only when something was revoked: `key_of` allocates, once per message.
+            if !flow.forgotten.is_empty() && flow.forgotten.contains(&key_of(&message)) {
                 // Revoked while this window waited (a store outage): not ours any more.
                 continue;
             }
