@@ -2,7 +2,7 @@
 //! `schemas/enriched.v1.json` are committed, equal what `wiredesk schema input|output` prints
 //! (the schemas generated from the Rust wire types), and every golden record validates against
 //! the committed output schema. A change to a wire type therefore shows up as a failing test and
-//! then as a reviewed diff of schemas/ (v1 changes are additive only; see README "Output").
+//! then as a reviewed diff of schemas/ (v1 changes are additive only; see README "Input and output").
 //!
 //! Regenerate after an intended change:
 //!   UPDATE_SCHEMAS=1 cargo test --test schema_contract
@@ -174,5 +174,37 @@ fn the_output_schema_rejects_broken_records() {
     assert!(
         !errors(&output, &wrong).is_empty(),
         "a numeric title passes"
+    );
+}
+
+/// Every type the output schema names is declared in `src/article/wire.rs`, the one module of
+/// the v1 wire format: a wire type defined in a stage module could be renamed or reshaped there
+/// by someone who does not know it is published.
+#[test]
+fn every_wire_type_lives_in_the_wire_module() {
+    let wire = std::fs::read_to_string(root().join("src/article/wire.rs")).unwrap();
+    let declared = |name: &str| {
+        wire.contains(&format!("pub struct {name} "))
+            || wire.contains(&format!("pub struct {name}{{"))
+            || wire.contains(&format!("pub enum {name} "))
+    };
+    let output = read_json(&root().join("schemas/enriched.v1.json"));
+    let title = output["title"]
+        .as_str()
+        .expect("the output schema has a title");
+    let mut names: Vec<&str> = vec![title];
+    names.extend(
+        output["$defs"]
+            .as_object()
+            .expect("$defs")
+            .keys()
+            .map(String::as_str),
+    );
+    // The input schema is titled for readers; its type is `Article` and it has no sub-types.
+    names.push("Article");
+    let elsewhere: Vec<&str> = names.into_iter().filter(|name| !declared(name)).collect();
+    assert!(
+        elsewhere.is_empty(),
+        "wire types not declared in src/article/wire.rs: {elsewhere:?}"
     );
 }

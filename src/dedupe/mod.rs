@@ -17,6 +17,8 @@ use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+/// The wire types of a dedupe decision live with the other v1 types.
+pub use crate::article::{DedupeResult, DedupeStatus};
 pub use fingerprint::{Fingerprint, Fingerprinter};
 
 /// Settings of the `dedupe` stage (config section `[dedupe]`).
@@ -344,47 +346,6 @@ impl DedupeSettings {
             Some(b) => (b, (self.num_hashes / b).max(1)),
             None => fingerprint::optimal_bands(self.threshold, self.num_hashes, 3),
         }
-    }
-}
-
-/// Outcome for one article.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
-pub struct DedupeResult {
-    /// `unique` (first of its story cluster) or `duplicate`.
-    pub status: DedupeStatus,
-    /// Id of the story cluster: the article id of its canonical (first-seen)
-    /// article, verbatim. For a unique article this is its own id.
-    pub cluster_id: String,
-    /// For duplicates, the canonical article's id (same as `cluster_id`).
-    pub duplicate_of: Option<String>,
-    /// For duplicates, estimated Jaccard similarity (4 decimals) to the
-    /// closest article already in the cluster.
-    pub similarity: Option<f64>,
-    /// True when the store could not be reached and the article was passed as
-    /// unique under `on_store_error = "fail_open"`.
-    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
-    pub store_error: bool,
-}
-
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum DedupeStatus {
-    Unique,
-    Duplicate,
-}
-
-impl DedupeResult {
-    pub fn unique(article_id: &str) -> Self {
-        DedupeResult {
-            status: DedupeStatus::Unique,
-            cluster_id: article_id.to_string(),
-            duplicate_of: None,
-            similarity: None,
-            store_error: false,
-        }
-    }
-    pub fn is_duplicate(&self) -> bool {
-        self.status == DedupeStatus::Duplicate
     }
 }
 

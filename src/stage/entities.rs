@@ -24,7 +24,9 @@ mod tokenize;
 pub mod train;
 mod words;
 
-use std::collections::{BTreeMap, HashMap};
+/// The wire types of an entity live with the other v1 types.
+pub use crate::article::{Entity, EntityKind};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -76,63 +78,6 @@ impl Default for EntitySettings {
             headline_weight: 3.0,
             lead_weight: 2.0,
             model: None,
-        }
-    }
-}
-
-/// Entity type.
-///
-/// * `person`: people, real or fictional ("Donald Trump", "He Lifeng").
-/// * `organization`: companies, agencies, ministries, parties, teams, media
-///   ("World Trade Organization", "Ministry of Commerce", "Apple", "Reuters").
-/// * `location`: countries, regions, cities, landmarks and venues
-///   ("China", "Guangdong", "London", "Lancaster House", "White House").
-/// * `group`: nationalities and demonyms, political and religious groups
-///   ("Chinese", "Americans", "Republicans", "Muslims").
-/// * `event`: named events ("World Cup", "World War II", "Davos Summit").
-/// * `other`: products, laws, works and other names ("iPhone", "Affordable Care Act").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EntityKind {
-    Person,
-    Organization,
-    Location,
-    Group,
-    Event,
-    Other,
-}
-
-/// One entity of an article (all its mentions merged).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Entity {
-    /// Canonical name: the gazetteer name, or the longest form used in the article.
-    pub name: String,
-    /// Entity type.
-    #[serde(rename = "type")]
-    pub kind: EntityKind,
-    /// Number of mentions in the article.
-    pub mentions: u32,
-    /// Mention offsets `[start, end)` in chars (Unicode scalar values) into the input text,
-    /// in text order. Titles ("President"), determiners and possessive "'s" are not included.
-    pub spans: Vec<[usize; 2]>,
-    /// Salience in 0..1: mention count weighted by position (headline and lead weigh more).
-    pub salience: f64,
-    /// Known identifiers: `iso3166`, `iso3166-2`, `geonames`, `country`, `wikidata`, `ror`,
-    /// `partyfacts`, `sp500`, or user ids.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub ids: BTreeMap<String, String>,
-}
-
-impl EntityKind {
-    /// The snake_case name used in JSON ("person", "organization", ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::Person => "person",
-            EntityKind::Organization => "organization",
-            EntityKind::Location => "location",
-            EntityKind::Group => "group",
-            EntityKind::Event => "event",
-            EntityKind::Other => "other",
         }
     }
 }

@@ -28,6 +28,8 @@ use taxonomy::{Compiled, Kind};
 pub use taxonomy::{DEFAULT_TAXONOMY, TaxonomyError};
 
 use crate::article::Enriched;
+/// The wire type of a tag lives with the other v1 types.
+pub use crate::article::Tag;
 use model::{Prediction, TopicModel};
 
 /// The committed topic model, embedded so the binary runs without data files
@@ -94,23 +96,6 @@ impl Default for TagSettings {
             model_full_weight_words: 60,
         }
     }
-}
-
-/// One assigned tag.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct Tag {
-    /// Tag id, e.g. `medtop:20000373` or `wiredesk-issue:tariffs`.
-    pub id: String,
-    /// Human-readable label.
-    pub label: String,
-    /// `iptc-medtop` or `wiredesk-issue` (or a scheme from a user taxonomy).
-    pub scheme: String,
-    /// Confidence-like score in 0..1.
-    pub score: f64,
-    /// Parent tag id, `None` for a top-level subject.
-    pub parent: Option<String>,
-    /// Matched phrases (and `entity:` conditions) that support the tag, strongest first.
-    pub evidence: Vec<String>,
 }
 
 /// The tags stage. Cheap to share (`Arc<TagStage>`); all methods take `&self`.
